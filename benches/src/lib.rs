@@ -1,0 +1,1 @@
+//! Benchmarks for the MetaOffice server; see `benches/` for the criterion suites.

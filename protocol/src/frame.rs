@@ -1,0 +1,198 @@
+//! Packing and unpacking the integer arrays of a [`TickFrame`].
+//!
+//! Avatar ids in `steps` and `turns` are deltas from the previous entry of the
+//! same array (the first from 0), so entries are sorted by avatar id; step
+//! coordinates are relative to the frame's origin. Both keep the integers
+//! small, and MessagePack writes an integer from -32 to 127 in one byte.
+
+use crate::messages::{AvatarSnapshot, Direction, TickFrame};
+
+/// A step that started this tick, unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The avatar stepping.
+    pub avatar: u32,
+    /// The tile it leaves.
+    pub from: (i32, i32),
+    /// The direction; the tile it enters is `from` plus this direction's offset.
+    pub dir: Direction,
+}
+
+impl Step {
+    /// The tile the step enters.
+    pub fn to(&self) -> (i32, i32) {
+        let (dx, dy) = self.dir.offset();
+        (self.from.0 + dx, self.from.1 + dy)
+    }
+}
+
+/// A turn without a step, unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The avatar turning.
+    pub avatar: u32,
+    /// The new facing direction.
+    pub dir: Direction,
+}
+
+/// Why a frame's arrays could not be unpacked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// An array's length is not a multiple of its entry size.
+    #[error("`{0}` holds a partial entry")]
+    PartialEntry(&'static str),
+    /// An avatar id delta is negative or the id overflows.
+    #[error("`{0}` has an avatar id out of order")]
+    IdOrder(&'static str),
+    /// A direction code is not 0 to 7.
+    #[error("`{0}` has an unknown direction code {1}")]
+    BadDirection(&'static str, i32),
+}
+
+fn unpack_id(field: &'static str, previous: u32, delta: i32) -> Result<u32, FrameError> {
+    u32::try_from(delta)
+        .ok()
+        .and_then(|d| previous.checked_add(d))
+        .ok_or(FrameError::IdOrder(field))
+}
+
+fn unpack_dir(field: &'static str, code: i32) -> Result<Direction, FrameError> {
+    u8::try_from(code)
+        .ok()
+        .and_then(Direction::from_code)
+        .ok_or(FrameError::BadDirection(field, code))
+}
+
+impl TickFrame {
+    /// The steps, unpacked, in wire order.
+    pub fn steps(&self) -> Result<Vec<Step>, FrameError> {
+        if self.steps.len() % 4 != 0 {
+            return Err(FrameError::PartialEntry("steps"));
+        }
+        let mut id = 0u32;
+        self.steps
+            .chunks_exact(4)
+            .map(|e| {
+                id = unpack_id("steps", id, e[0])?;
+                Ok(Step {
+                    avatar: id,
+                    from: (
+                        self.origin_x.wrapping_add(e[1]),
+                        self.origin_y.wrapping_add(e[2]),
+                    ),
+                    dir: unpack_dir("steps", e[3])?,
+                })
+            })
+            .collect()
+    }
+
+    /// The turns, unpacked, in wire order.
+    pub fn turns(&self) -> Result<Vec<Turn>, FrameError> {
+        if self.turns.len() % 2 != 0 {
+            return Err(FrameError::PartialEntry("turns"));
+        }
+        let mut id = 0u32;
+        self.turns
+            .chunks_exact(2)
+            .map(|e| {
+                id = unpack_id("turns", id, e[0])?;
+                Ok(Turn {
+                    avatar: id,
+                    dir: unpack_dir("turns", e[1])?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many avatar updates the frame carries: steps, turns, appearances
+    /// and disappearances (the unit of the load benchmark's bytes per update).
+    pub fn update_count(&self) -> usize {
+        self.steps.len() / 4 + self.turns.len() / 2 + self.appeared.len() + self.disappeared.len()
+    }
+
+    /// Whether nothing happened.
+    pub fn is_empty(&self) -> bool {
+        self.update_count() == 0
+    }
+}
+
+/// Builds a [`TickFrame`]: push steps and turns in ascending avatar id order
+/// (equal ids may repeat: a fast avatar can start two steps in one tick).
+#[derive(Debug, Clone)]
+pub struct TickFrameBuilder {
+    frame: TickFrame,
+    last_step: u32,
+    last_turn: u32,
+}
+
+impl TickFrameBuilder {
+    /// An empty frame for `tick` whose step coordinates are relative to `origin`.
+    pub fn new(tick: u64, origin: (i32, i32)) -> TickFrameBuilder {
+        TickFrameBuilder {
+            frame: TickFrame {
+                tick,
+                origin_x: origin.0,
+                origin_y: origin.1,
+                steps: Vec::new(),
+                turns: Vec::new(),
+                appeared: Vec::new(),
+                disappeared: Vec::new(),
+            },
+            last_step: 0,
+            last_turn: 0,
+        }
+    }
+
+    /// Adds a step. Panics in debug builds if `avatar` is below the previous step's.
+    pub fn step(&mut self, avatar: u32, from: (i32, i32), dir: Direction) -> &mut Self {
+        debug_assert!(
+            avatar >= self.last_step,
+            "steps must be pushed in avatar order"
+        );
+        let delta = avatar.saturating_sub(self.last_step);
+        self.last_step = avatar;
+        self.frame.steps.extend_from_slice(&[
+            delta as i32,
+            from.0.wrapping_sub(self.frame.origin_x),
+            from.1.wrapping_sub(self.frame.origin_y),
+            i32::from(dir.code()),
+        ]);
+        self
+    }
+
+    /// Adds a turn. Panics in debug builds if `avatar` is below the previous turn's.
+    pub fn turn(&mut self, avatar: u32, dir: Direction) -> &mut Self {
+        debug_assert!(
+            avatar >= self.last_turn,
+            "turns must be pushed in avatar order"
+        );
+        let delta = avatar.saturating_sub(self.last_turn);
+        self.last_turn = avatar;
+        self.frame
+            .turns
+            .extend_from_slice(&[delta as i32, i32::from(dir.code())]);
+        self
+    }
+
+    /// Adds an avatar that came into view.
+    pub fn appeared(&mut self, avatar: AvatarSnapshot) -> &mut Self {
+        self.frame.appeared.push(avatar);
+        self
+    }
+
+    /// Adds an avatar that left view.
+    pub fn disappeared(&mut self, avatar: u32) -> &mut Self {
+        self.frame.disappeared.push(avatar);
+        self
+    }
+
+    /// Whether nothing has been added.
+    pub fn is_empty(&self) -> bool {
+        self.frame.is_empty()
+    }
+
+    /// The finished frame.
+    pub fn finish(self) -> TickFrame {
+        self.frame
+    }
+}

@@ -1,0 +1,3 @@
+//! Offices: each runs its own simulation world on a fixed tick.
+
+pub mod sim;
