@@ -1,14 +1,21 @@
 //! The MetaOffice server: an authoritative, real-time 2D office.
 //!
-//! Data flows one way through each office: connection tasks (`net`) decode
-//! client frames and hand joins, leaves and held directions to the office;
-//! the office task (`office`) owns a bevy_ecs `World` and advances it on a
-//! fixed tick (receive → movement by grid-engine's rules → emit); the emit
-//! phase encodes one frame per tick and puts it in each client's bounded
-//! outbox, which a writer task drains to the socket. Nothing in a tick waits
-//! on I/O.
+//! Data flows one way through each office: connection tasks ([`net`]) decode
+//! client frames and hand joins and leaves to the office's bounded inbox and
+//! held directions to a per-avatar input slot; the office task ([`office`])
+//! owns a bevy_ecs `World` and advances it on a fixed tick (receive →
+//! movement by grid-engine's rules ([`movement`]) → emit); the emit phase
+//! encodes one frame per tick and puts the same bytes in each client's
+//! bounded outbox, which a writer task drains to the socket. Nothing in a
+//! tick waits on I/O. Maps come from Tiled files ([`map`]).
 
+pub mod config;
 pub mod map;
 pub mod movement;
+pub mod net;
 pub mod office;
+pub mod server;
 pub mod simulate;
+
+pub use config::Config;
+pub use server::{ServerError, run};

@@ -1,9 +1,13 @@
 //! The `metaoffice` binary: parses flags, sets up logging, runs a command.
+//! A bare `metaoffice` means `metaoffice serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use metaoffice_server::Config;
 
 #[derive(Parser)]
 #[command(
@@ -14,15 +18,35 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
     /// Run a movement scenario and print its trace (one JSON line per tick).
     Simulate {
         /// The scenario file.
         scenario: PathBuf,
     },
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "METAOFFICE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Configuration file (TOML); `metaoffice.toml` is read if present.
+    #[arg(long, env = "METAOFFICE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder for the server's data (SQLite).
+    #[arg(long, env = "METAOFFICE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Folder of Tiled maps, one office each.
+    #[arg(long, env = "METAOFFICE_MAPS")]
+    maps: Option<PathBuf>,
 }
 
 fn init_logging() {
@@ -35,26 +59,66 @@ fn init_logging() {
         .init();
 }
 
+fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let default_file = PathBuf::from("metaoffice.toml");
+    let file = args
+        .config
+        .clone()
+        .or_else(|| default_file.is_file().then_some(default_file));
+    let mut config = Config::load(file.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(dir) = &args.maps {
+        config.maps = dir.clone();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    metaoffice_server::run(listener, config, shutdown).await?;
+    Ok(())
+}
+
+fn simulate(scenario: PathBuf) -> anyhow::Result<()> {
+    use metaoffice_server::simulate::{read_scenario, run_scenario};
+    let parsed = read_scenario(&scenario)?;
+    run_scenario(&scenario, &parsed, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.command {
-        Some(Command::Simulate { scenario }) => {
-            let run = metaoffice_server::simulate::read_scenario(&scenario).and_then(|s| {
-                metaoffice_server::simulate::run_scenario(
-                    &scenario,
-                    &s,
-                    &mut std::io::stdout().lock(),
-                )
-            });
-            match run {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("metaoffice simulate: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    let result = match cli.command {
+        Some(Command::Simulate { scenario }) => simulate(scenario),
+        Some(Command::Serve(args)) => run_async(serve(args)),
+        None => run_async(serve(cli.serve)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("metaoffice: {e:#}");
+            ExitCode::FAILURE
         }
-        None => ExitCode::SUCCESS,
     }
+}
+
+fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

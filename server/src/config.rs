@@ -1,0 +1,240 @@
+//! Configuration: one typed struct, read from defaults, then the TOML file,
+//! then `METAOFFICE_*` environment variables (`__` between sections, e.g.
+//! `METAOFFICE_OFFICE__TICK_HZ=30`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::movement::CollisionStrategy;
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTP and WebSocket port.
+    pub listen: SocketAddr,
+    /// The folder of Tiled maps: each map is an office.
+    pub maps: PathBuf,
+    /// Where the server keeps its data (the SQLite database).
+    pub data_dir: PathBuf,
+    /// Tilesets, sprites and the demo client, served under `/assets`.
+    pub assets: PathBuf,
+    /// How offices behave.
+    pub office: OfficeConfig,
+    /// Bounds on clients and queues.
+    pub limits: Limits,
+    /// Who may sign in, and how.
+    pub auth: AuthConfig,
+}
+
+/// How offices behave (the same for every office for now).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfficeConfig {
+    /// Simulation ticks per second.
+    pub tick_hz: u16,
+    /// Walking speed in tiles per second.
+    pub speed: f64,
+    /// 4 or 8 walking directions.
+    pub directions: u8,
+    /// How avatars reserve tiles.
+    pub collision_strategy: CollisionStrategy,
+    /// Whether avatars block each other.
+    pub avatars_collide: bool,
+    /// The one tile property that blocks; unset, `ge_collide` or `collides` block.
+    pub collision_property: Option<String>,
+    /// Most avatars in one office.
+    pub max_avatars: usize,
+}
+
+/// Bounds on clients and queues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Most WebSocket connections at once.
+    pub max_connections: usize,
+    /// Largest frame accepted from a client, bytes.
+    pub max_frame_bytes: usize,
+    /// Frames waiting for one client before it is resynchronised.
+    pub outbox_frames: usize,
+    /// Resynchronisations within `resync_window_ticks` before a client is
+    /// disconnected as too slow.
+    pub max_resyncs: u32,
+    /// The window for `max_resyncs`, in ticks.
+    pub resync_window_ticks: u64,
+    /// Joins and leaves waiting for an office.
+    pub office_inbox: usize,
+    /// Messages per second a client may send, sustained.
+    pub input_rate: f64,
+    /// Messages a client may send in a burst.
+    pub input_burst: f64,
+    /// Seconds a new connection has to send `Join`.
+    pub join_timeout_secs: u64,
+}
+
+/// Who may sign in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// When the development login (a display name, no token) is accepted.
+    pub dev_login: DevLogin,
+}
+
+/// When the development login is accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevLogin {
+    /// Only while the server listens on a loopback address.
+    #[default]
+    Loopback,
+    /// Always: for a trusted network only.
+    Always,
+    /// Never.
+    Off,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            maps: PathBuf::from("maps"),
+            data_dir: PathBuf::from("data"),
+            assets: PathBuf::from("assets"),
+            office: OfficeConfig::default(),
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for OfficeConfig {
+    fn default() -> OfficeConfig {
+        OfficeConfig {
+            tick_hz: 20,
+            speed: 4.0,
+            directions: 4,
+            collision_strategy: CollisionStrategy::BlockTwoTiles,
+            avatars_collide: true,
+            collision_property: None,
+            max_avatars: 10_000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 20_000,
+            max_frame_bytes: metaoffice_protocol::MAX_CLIENT_FRAME,
+            outbox_frames: 64,
+            max_resyncs: 5,
+            resync_window_ticks: 600,
+            office_inbox: 1024,
+            input_rate: 30.0,
+            input_burst: 60.0,
+            join_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            dev_login: DevLogin::Loopback,
+        }
+    }
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or the environment could not be read into the struct.
+    #[error("configuration: {0}")]
+    Read(Box<figment::Error>),
+    /// A key has a value the server cannot use.
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid {
+        /// The key, dotted (`office.tick_hz`).
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads defaults, then `file` (if given; it must exist), then the
+    /// environment. Flags are applied by the caller, then [`Config::validate`].
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(invalid(
+                    "config",
+                    format!("no such file: {}", file.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("METAOFFICE_").split("__").ignore(&["config"]));
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Read(Box::new(e)))
+    }
+
+    /// Checks every value, naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let o = &self.office;
+        if !(1..=120).contains(&o.tick_hz) {
+            return Err(invalid("office.tick_hz", "must be 1 to 120"));
+        }
+        if !(o.speed > 0.0 && o.speed <= 60.0) {
+            return Err(invalid(
+                "office.speed",
+                "must be above 0 and at most 60 tiles per second",
+            ));
+        }
+        if o.directions != 4 && o.directions != 8 {
+            return Err(invalid("office.directions", "must be 4 or 8"));
+        }
+        if o.collision_property.as_deref().is_some_and(str::is_empty) {
+            return Err(invalid("office.collision_property", "must not be empty"));
+        }
+        if o.max_avatars == 0 {
+            return Err(invalid("office.max_avatars", "must be at least 1"));
+        }
+        let l = &self.limits;
+        if l.max_connections == 0 {
+            return Err(invalid("limits.max_connections", "must be at least 1"));
+        }
+        if !(256..=1 << 20).contains(&l.max_frame_bytes) {
+            return Err(invalid("limits.max_frame_bytes", "must be 256 to 1048576"));
+        }
+        if l.outbox_frames < 4 {
+            return Err(invalid("limits.outbox_frames", "must be at least 4"));
+        }
+        if l.office_inbox == 0 {
+            return Err(invalid("limits.office_inbox", "must be at least 1"));
+        }
+        if !(l.input_rate > 0.0) {
+            return Err(invalid("limits.input_rate", "must be above 0"));
+        }
+        if !(l.input_burst >= 1.0) {
+            return Err(invalid("limits.input_burst", "must be at least 1"));
+        }
+        if l.join_timeout_secs == 0 {
+            return Err(invalid("limits.join_timeout_secs", "must be at least 1"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! One client connection: a task that reads and checks the client's
+//! messages, and a writer task that drains the client's outbox to the socket.
+//!
+//! The handshake state is explicit: before `Join` only `Join` and `Ping` are
+//! accepted; after it, `Hold`, `Release` and `Ping`. Every mistake gets an
+//! error frame with a stable code; those the connection cannot survive close
+//! it with code 4000 + the error number.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use metaoffice_protocol::{
+    ClientMessage, DecodeError, ErrorCode, Join, PROTOCOL_VERSION, Ping, Pong, ServerMessage,
+};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::time::Instant;
+
+use super::ratelimit::TokenBucket;
+use crate::office::OfficeHandle;
+use crate::office::input::InputSlot;
+use crate::office::network::{Joined, OfficeCommand};
+use crate::office::outbox::{Outbox, Outgoing};
+use crate::server::ServerContext;
+
+/// How long a join may wait for room in a busy office's inbox, and for its answer.
+const JOIN_WAIT: Duration = Duration::from_secs(10);
+
+/// Longest display name, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// Serves one WebSocket until either side ends it.
+pub async fn serve(
+    socket: WebSocket,
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    ctx.open_connections.fetch_add(1, Ordering::Relaxed);
+    let (sink, stream) = socket.split();
+    let outbox = Outbox::new(ctx.config.limits.outbox_frames);
+    let writer = tokio::spawn(write_frames(sink, outbox.clone()));
+    if permit.is_some() {
+        let limits = &ctx.config.limits;
+        let mut connection = Connection {
+            bucket: TokenBucket::new(
+                limits.input_rate,
+                limits.input_burst,
+                Instant::now().into_std(),
+            ),
+            last_rate_error: None,
+            ctx: ctx.clone(),
+            outbox: outbox.clone(),
+            stream,
+            peer,
+        };
+        connection.run().await;
+    } else {
+        let max = ctx.config.limits.max_connections;
+        outbox.fail(
+            ErrorCode::Full,
+            &format!("the server holds its maximum of {max} connections"),
+        );
+    }
+    outbox.close(1000, "bye");
+    let _ = writer.await;
+    drop(permit);
+    ctx.open_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sends what the outbox hands out until it is closed or the socket fails.
+async fn write_frames(mut sink: SplitSink<WebSocket, Message>, outbox: Outbox) {
+    while let Some(outgoing) = outbox.next().await {
+        let sent = match outgoing {
+            Outgoing::Frame(bytes) => sink.send(Message::Binary(bytes)).await,
+            Outgoing::Close(code, reason) => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    })))
+                    .await;
+                break;
+            }
+        };
+        if sent.is_err() {
+            outbox.abandon();
+            break;
+        }
+    }
+}
+
+struct Connection {
+    ctx: Arc<ServerContext>,
+    outbox: Outbox,
+    stream: SplitStream<WebSocket>,
+    bucket: TokenBucket,
+    last_rate_error: Option<Instant>,
+    peer: SocketAddr,
+}
+
+/// An avatar in an office, from this connection's side.
+struct Seat {
+    office: OfficeHandle,
+    joined: Joined,
+    input: InputSlot,
+}
+
+impl Connection {
+    async fn run(&mut self) {
+        let Some(seat) = self.handshake().await else {
+            return;
+        };
+        tracing::debug!(peer = %self.peer, office = %seat.office.id, avatar = seat.joined.id, "joined");
+        while let Some(message) = self.read(None).await {
+            match message {
+                ClientMessage::Hold(hold) => seat.input.hold(hold.dir),
+                ClientMessage::Release(_) => seat.input.release(),
+                ClientMessage::Ping(ping) => {
+                    self.pong(&ping, seat.office.tick.load(Ordering::Relaxed))
+                }
+                ClientMessage::Join(_) => self.outbox.push_error(
+                    ErrorCode::AlreadyJoined,
+                    "this connection has joined already",
+                ),
+            }
+        }
+        // The avatar must go whatever happens; waiting here delays only this connection.
+        let leave = OfficeCommand::Leave {
+            avatar: seat.joined.entity,
+        };
+        let _ = tokio::time::timeout(JOIN_WAIT, seat.office.inbox.send(leave)).await;
+        tracing::debug!(peer = %self.peer, office = %seat.office.id, avatar = seat.joined.id, "left");
+    }
+
+    /// Waits for `Join` and joins; `None` when the connection ends instead.
+    async fn handshake(&mut self) -> Option<Seat> {
+        let deadline =
+            Instant::now() + Duration::from_secs(self.ctx.config.limits.join_timeout_secs);
+        loop {
+            match self.read(Some(deadline)).await? {
+                ClientMessage::Join(join) => return self.join(join).await,
+                ClientMessage::Ping(ping) => self.pong(&ping, 0),
+                _ => self
+                    .outbox
+                    .push_error(ErrorCode::NotJoined, "send Join first"),
+            }
+        }
+    }
+
+    async fn join(&mut self, join: Join) -> Option<Seat> {
+        if !join.version.compatible_with(&PROTOCOL_VERSION) {
+            let message = format!(
+                "this server speaks protocol {}.x, the client {}",
+                PROTOCOL_VERSION.major, join.version
+            );
+            self.outbox.fail(ErrorCode::UnsupportedVersion, &message);
+            return None;
+        }
+        let name = match self.check_login(&join) {
+            Ok(name) => name,
+            Err(reason) => {
+                self.outbox.fail(ErrorCode::LoginRefused, reason);
+                return None;
+            }
+        };
+        let Some(office) = self.ctx.offices.get(&join.office).map(|o| o.clone()) else {
+            let shown: String = join.office.chars().take(64).collect();
+            self.outbox.fail(
+                ErrorCode::UnknownOffice,
+                &format!("no office has the id '{shown}'"),
+            );
+            return None;
+        };
+        let input = InputSlot::default();
+        let (reply, answer) = oneshot::channel();
+        let command = OfficeCommand::Join {
+            name,
+            outbox: self.outbox.clone(),
+            input: input.clone(),
+            reply,
+        };
+        let asked = tokio::time::timeout(JOIN_WAIT, office.inbox.send(command)).await;
+        if !matches!(asked, Ok(Ok(()))) {
+            self.outbox.fail(
+                ErrorCode::Full,
+                "the office is too busy to take anyone in; try again",
+            );
+            return None;
+        }
+        match tokio::time::timeout(JOIN_WAIT, answer).await {
+            Ok(Ok(Ok(joined))) => Some(Seat {
+                office,
+                joined,
+                input,
+            }),
+            Ok(Ok(Err((code, message)))) => {
+                self.outbox.fail(code, &message);
+                None
+            }
+            _ => {
+                self.outbox
+                    .fail(ErrorCode::Internal, "the office did not answer");
+                None
+            }
+        }
+    }
+
+    /// The display name to use, or why the login is refused.
+    fn check_login(&self, join: &Join) -> Result<String, &'static str> {
+        if join.token.is_some() {
+            return Err("Teams sign-in is not configured on this server");
+        }
+        let Some(name) = join.name.as_deref() else {
+            return Err("give a display name (development login) or a Teams token");
+        };
+        if !self.ctx.dev_login_allowed {
+            return Err("the development login is not accepted on this server");
+        }
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err("a display name has 1 to 64 characters and no control characters");
+        }
+        Ok(name.to_owned())
+    }
+
+    fn pong(&self, ping: &Ping, tick: u64) {
+        let server_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let pong = ServerMessage::Pong(Pong {
+            client_ms: ping.client_ms,
+            tick,
+            server_ms,
+        });
+        // A client too far behind to take a pong does not need one.
+        let _ = self.outbox.push(pong.encode().into());
+    }
+
+    /// The next valid message; `None` when the connection is to end (the
+    /// client left, a fatal error was sent, the office or server closed it).
+    async fn read(&mut self, deadline: Option<Instant>) -> Option<ClientMessage> {
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        loop {
+            let received = tokio::select! {
+                received = self.stream.next() => received,
+                _ = self.outbox.closed() => return None,
+                _ = self.ctx.shutdown.cancelled() => {
+                    self.outbox.fail(ErrorCode::ShuttingDown, "the server is shutting down");
+                    return None;
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => {
+                    self.outbox.fail(ErrorCode::JoinTimeout, "no Join arrived in time");
+                    return None;
+                }
+            };
+            let frame = match received {
+                None | Some(Ok(Message::Close(_))) => return None,
+                Some(Err(e)) => {
+                    tracing::debug!(peer = %self.peer, cause = %e, "socket failed");
+                    let message = format!("the WebSocket layer refused the data: {e}");
+                    self.outbox.fail(ErrorCode::FrameTooLarge, &message);
+                    return None;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Text(_))) => None,
+                Some(Ok(Message::Binary(bytes))) => Some(bytes),
+            };
+            if !self.bucket.try_take(Instant::now().into_std()) {
+                self.rate_limited();
+                continue;
+            }
+            let Some(bytes) = frame else {
+                self.outbox.push_error(
+                    ErrorCode::TextFrame,
+                    "send binary MessagePack frames, not text",
+                );
+                continue;
+            };
+            let max = self.ctx.config.limits.max_frame_bytes;
+            if bytes.len() > max {
+                let message = format!(
+                    "a frame may hold at most {max} bytes; this one held {}",
+                    bytes.len()
+                );
+                self.outbox.fail(ErrorCode::FrameTooLarge, &message);
+                return None;
+            }
+            match ClientMessage::decode(&bytes) {
+                Ok(message) => return Some(message),
+                Err(DecodeError::UnknownMessage(tag)) => self.outbox.push_error(
+                    ErrorCode::UnknownMessage,
+                    &format!("unknown message type {tag}"),
+                ),
+                Err(e @ DecodeError::Malformed(_)) => {
+                    self.outbox.push_error(ErrorCode::Malformed, &e.to_string())
+                }
+            }
+        }
+    }
+
+    /// Tells the client it is being rate limited, at most once a second.
+    fn rate_limited(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_rate_error
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.last_rate_error = Some(now);
+            self.outbox.push_error(
+                ErrorCode::RateLimited,
+                "too many messages; some were dropped",
+            );
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The HTTP routes: `/ws` (the office WebSocket), `/healthz`, `/maps/{id}`
+//! and the static `/assets`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::services::ServeDir;
+
+use crate::server::ServerContext;
+
+/// Every route of the server.
+pub fn router(ctx: Arc<ServerContext>) -> Router {
+    let assets = ServeDir::new(&ctx.config.assets);
+    Router::new()
+        .route("/ws", get(websocket))
+        .route("/healthz", get(healthz))
+        .route("/maps/{id}", get(map))
+        .nest_service("/assets", assets)
+        .with_state(ctx)
+}
+
+async fn websocket(
+    State(ctx): State<Arc<ServerContext>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Frames a little over the limit still arrive, so that the client gets a
+    // clear FrameTooLarge error; far larger ones fail the socket outright.
+    let hard_limit = ctx.config.limits.max_frame_bytes * 4;
+    let permit = ctx.connections.clone().try_acquire_owned().ok();
+    let tasks = ctx.tasks.clone();
+    upgrade
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| {
+            tasks.track_future(
+                async move { super::connection::serve(socket, ctx, peer, permit).await },
+            )
+        })
+}
+
+async fn healthz(State(ctx): State<Arc<ServerContext>>) -> Json<serde_json::Value> {
+    let mut offices: Vec<_> = ctx
+        .offices
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "avatars": o.population.load(Ordering::Relaxed),
+                "tick": o.tick.load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    offices.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let refused: serde_json::Map<String, serde_json::Value> = ctx
+        .refused_maps
+        .iter()
+        .map(|r| (r.key().clone(), json!(r.value())))
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "connections": ctx.connection_count(),
+        "offices": offices,
+        "refused_maps": refused,
+    }))
+}
+
+async fn map(State(ctx): State<Arc<ServerContext>>, Path(id): Path<String>) -> Response {
+    let id = id
+        .strip_suffix(".json")
+        .or_else(|| id.strip_suffix(".tmj"))
+        .unwrap_or(&id);
+    match ctx.offices.get(id) {
+        Some(office) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            office.client_map.clone(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no office has the id '{id}'")})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,7 @@
+//! The network edge: HTTP routes and WebSocket connections. Connection tasks
+//! never touch an office's world; they talk to offices through
+//! [`crate::office::OfficeHandle`].
+
+pub mod connection;
+pub mod http;
+pub mod ratelimit;

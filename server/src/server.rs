@@ -1,0 +1,157 @@
+//! Running the server: load the offices from the maps folder, serve HTTP and
+//! WebSocket on one listener, stop cleanly when told to.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dashmap::DashMap;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, DevLogin};
+use crate::map::{CollisionRule, load_map};
+use crate::office::{OfficeHandle, start_office};
+
+/// A fault that stops the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The maps folder could not be read.
+    #[error("cannot read the maps folder {0}: {1}")]
+    Maps(String, std::io::Error),
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// What every connection and HTTP handler shares.
+#[derive(Debug)]
+pub struct ServerContext {
+    /// The configuration in force.
+    pub config: Config,
+    /// Running offices by id.
+    pub offices: DashMap<String, OfficeHandle>,
+    /// Maps that were refused, by file, with the reason.
+    pub refused_maps: DashMap<String, String>,
+    /// Whether the development login is accepted here.
+    pub dev_login_allowed: bool,
+    /// Caps open connections.
+    pub connections: Arc<Semaphore>,
+    /// Open WebSocket connections.
+    pub open_connections: AtomicUsize,
+    /// Cancelled when the server stops.
+    pub shutdown: CancellationToken,
+    /// Every task that must end before the server has stopped.
+    pub tasks: TaskTracker,
+}
+
+impl ServerContext {
+    /// Number of open WebSocket connections.
+    pub fn connection_count(&self) -> usize {
+        self.open_connections.load(Ordering::Relaxed)
+    }
+}
+
+/// The collision rule for offices under `config`.
+pub fn office_collision_rule(config: &Config) -> CollisionRule {
+    match &config.office.collision_property {
+        Some(name) => CollisionRule::only(name),
+        None => CollisionRule::office_default(),
+    }
+}
+
+/// Whether `path` looks like a Tiled map the office loader reads.
+fn is_map_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("tmj" | "json")
+    )
+}
+
+/// Starts an office for every map in the maps folder; maps that fail are
+/// logged and listed in `refused_maps`.
+fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
+    let dir = &ctx.config.maps;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ServerError::Maps(dir.display().to_string(), e))?;
+    let rule = office_collision_rule(&ctx.config);
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_map_file(p))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        match load_map(&path, &rule) {
+            Ok(map) => {
+                let handle = start_office(&id, &map, &ctx.config, ctx.shutdown.clone(), &ctx.tasks);
+                tracing::info!(office = %id, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
+                ctx.offices.insert(id, handle);
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), "map refused: {e}");
+                ctx.refused_maps
+                    .insert(path.display().to_string(), e.to_string());
+            }
+        }
+    }
+    if ctx.offices.is_empty() {
+        tracing::warn!(folder = %dir.display(), "no office: the maps folder has no valid map");
+    }
+    Ok(())
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then closes
+/// every connection and waits for every task to end.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let local: SocketAddr = listener.local_addr()?;
+    let dev_login_allowed = match config.auth.dev_login {
+        DevLogin::Always => true,
+        DevLogin::Loopback => local.ip().is_loopback(),
+        DevLogin::Off => false,
+    };
+    if config.auth.dev_login == DevLogin::Loopback && !dev_login_allowed {
+        tracing::warn!(%local, "the development login is off: the server does not listen on loopback");
+    }
+    let ctx = Arc::new(ServerContext {
+        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+        config,
+        offices: DashMap::new(),
+        refused_maps: DashMap::new(),
+        dev_login_allowed,
+        open_connections: AtomicUsize::new(0),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    });
+    open_offices(&ctx)?;
+    let app = crate::net::http::router(ctx.clone());
+    let token = ctx.shutdown.clone();
+    tracing::info!(address = %local, "listening: http://{local}/ (WebSocket at /ws)");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = token.cancelled() => {}
+        }
+    })
+    .await;
+    ctx.shutdown.cancel();
+    ctx.tasks.close();
+    ctx.tasks.wait().await;
+    tracing::info!("stopped");
+    served.map_err(ServerError::from)
+}

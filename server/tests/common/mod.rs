@@ -1,0 +1,177 @@
+//! Starting the real server on port 0 for integration tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use metaoffice_bots::{Client, Incoming};
+use metaoffice_protocol::ServerMessage;
+use metaoffice_server::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A 10×6 office: walls around, a pillar at (5, 2), spawns along row 1.
+/// `W` wall (collides), `.` floor, `S` floor with a spawn tile, `P` pillar.
+pub const TEST_OFFICE: &[&str] = &[
+    "WWWWWWWWWW",
+    "WSS.S.S..W",
+    "W....P...W",
+    "W........W",
+    "W........W",
+    "WWWWWWWWWW",
+];
+
+/// Writes a Tiled JSON map from rows like [`TEST_OFFICE`].
+pub fn write_map(dir: &Path, id: &str, rows: &[&str]) -> PathBuf {
+    let height = rows.len();
+    let width = rows[0].len();
+    let mut floor = Vec::new();
+    let mut walls = Vec::new();
+    let mut start = Vec::new();
+    for row in rows {
+        for c in row.chars() {
+            floor.push(1);
+            walls.push(match c {
+                'W' => 2,
+                'P' => 3,
+                _ => 0,
+            });
+            start.push(if c == 'S' { 4 } else { 0 });
+        }
+    }
+    let map = serde_json::json!({
+        "type": "map", "version": "1.10", "orientation": "orthogonal", "infinite": false,
+        "width": width, "height": height, "tilewidth": 32, "tileheight": 32,
+        "layers": [
+            {"type": "tilelayer", "name": "floor", "width": width, "height": height, "data": floor},
+            {"type": "group", "name": "furniture", "layers": [
+                {"type": "tilelayer", "name": "walls", "width": width, "height": height, "data": walls}
+            ]},
+            {"type": "tilelayer", "name": "start", "width": width, "height": height, "data": start},
+            {"type": "objectgroup", "name": "zones", "objects": []}
+        ],
+        "tilesets": [{
+            "firstgid": 1, "name": "test", "tilecount": 4, "columns": 4,
+            "tilewidth": 32, "tileheight": 32, "image": "test.png", "imagewidth": 128, "imageheight": 32,
+            "tiles": [
+                {"id": 1, "properties": [{"name": "ge_collide", "type": "bool", "value": true}]},
+                {"id": 2, "properties": [{"name": "collides", "type": "bool", "value": true}]}
+            ]
+        }]
+    });
+    let path = dir.join(format!("{id}.tmj"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&map).expect("json")).expect("write map");
+    path
+}
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub maps: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), metaoffice_server::ServerError>>>,
+}
+
+impl TestServer {
+    /// Starts a server with the test office `office` and `config` (its maps folder is replaced).
+    pub async fn start_with(mut config: Config) -> TestServer {
+        let maps = tempfile::tempdir().expect("tempdir");
+        write_map(maps.path(), "office", TEST_OFFICE);
+        config.maps = maps.path().to_owned();
+        config.assets = maps.path().to_owned();
+        config.validate().expect("valid test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(metaoffice_server::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            maps,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Config::default()).await
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Joins the test office.
+    pub async fn join(&self, name: &str) -> (Client, metaoffice_protocol::Welcome) {
+        Client::join(&self.ws_url(), "office", name)
+            .await
+            .expect("join")
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+/// The next message, failing the test if none comes within 10 s (a hang, not a timing check).
+pub async fn next(client: &mut Client) -> Incoming {
+    tokio::time::timeout(Duration::from_secs(10), client.recv())
+        .await
+        .expect("the server answered within 10 s")
+        .expect("a readable message")
+}
+
+/// The next message that `pick` accepts, skipping others.
+pub async fn next_matching<T>(
+    client: &mut Client,
+    mut pick: impl FnMut(&ServerMessage) -> Option<T>,
+) -> T {
+    loop {
+        match next(client).await {
+            Incoming::Message(message) => {
+                if let Some(found) = pick(&message) {
+                    return found;
+                }
+            }
+            Incoming::Closed(reason) => panic!("closed while waiting: {reason:?}"),
+        }
+    }
+}
+
+/// Plain HTTP GET, returning status and body.
+pub async fn http_get(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url.strip_prefix("http://").expect("http url");
+    let (host, path) = url.split_once('/').expect("path");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,211 @@
+//! Two real WebSocket clients in one office on a real server: they see each
+//! other arrive, walk tile by tile, bump into walls and leave.
+
+mod common;
+
+use common::{TestServer, http_get, next_matching};
+use metaoffice_bots::{Incoming, OfficeView};
+use metaoffice_protocol::{Direction, ErrorCode, PROTOCOL_VERSION, ServerMessage, Step, Turn};
+
+fn steps_of(message: &ServerMessage, avatar: u32) -> Option<Vec<Step>> {
+    match message {
+        ServerMessage::Tick(frame) => {
+            let steps: Vec<Step> = frame
+                .steps()
+                .ok()?
+                .into_iter()
+                .filter(|s| s.avatar == avatar)
+                .collect();
+            (!steps.is_empty()).then_some(steps)
+        }
+        _ => None,
+    }
+}
+
+fn turn_of(message: &ServerMessage, avatar: u32) -> Option<Turn> {
+    match message {
+        ServerMessage::Tick(frame) => frame.turns().ok()?.into_iter().find(|t| t.avatar == avatar),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn two_clients_see_each_other_arrive_walk_bump_and_leave() {
+    let server = TestServer::start().await;
+    let (mut ada, ada_welcome) = server.join("Ada").await;
+    assert_eq!(ada_welcome.version, PROTOCOL_VERSION);
+    assert_eq!(ada_welcome.map.id, "office");
+    assert_eq!(ada_welcome.map.url, "/maps/office");
+    assert_eq!(ada_welcome.tick_hz, 20);
+    let me = ada_welcome
+        .avatars
+        .iter()
+        .find(|a| a.id == ada_welcome.avatar)
+        .expect("own avatar in welcome");
+    assert_eq!((me.x, me.y, me.name.as_str()), (1, 1, "Ada"));
+
+    let (mut bob, bob_welcome) = server.join("Bob").await;
+    let bob_id = bob_welcome.avatar;
+    assert_ne!(bob_id, ada_welcome.avatar);
+    assert_eq!(
+        bob_welcome.avatars.len(),
+        2,
+        "Bob's welcome shows Ada and Bob"
+    );
+    let bob_start = bob_welcome
+        .avatars
+        .iter()
+        .find(|a| a.id == bob_id)
+        .expect("Bob in his welcome");
+    assert_eq!((bob_start.x, bob_start.y), (2, 1));
+
+    // Ada sees Bob arrive.
+    let appeared = next_matching(&mut ada, |m| match m {
+        ServerMessage::Tick(f) => f.appeared.iter().find(|a| a.id == bob_id).cloned(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (appeared.x, appeared.y, appeared.name.as_str()),
+        (2, 1, "Bob")
+    );
+
+    // Bob walks down tile by tile until the wall at y = 5 stops him.
+    bob.hold(Direction::Down).await.expect("hold");
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.extend(next_matching(&mut ada, |m| steps_of(m, bob_id)).await);
+    }
+    let froms: Vec<_> = seen.iter().map(|s| (s.from, s.dir)).collect();
+    assert_eq!(
+        froms,
+        vec![
+            ((2, 1), Direction::Down),
+            ((2, 2), Direction::Down),
+            ((2, 3), Direction::Down)
+        ],
+        "Ada sees each of Bob's steps"
+    );
+    // Still holding down at (2, 4): the wall blocks. Then he turns right and walks on.
+    bob.hold(Direction::Right).await.expect("hold");
+    let next_step = next_matching(&mut ada, |m| steps_of(m, bob_id)).await[0];
+    assert_eq!(
+        (next_step.from, next_step.dir),
+        ((2, 4), Direction::Right),
+        "no step into the wall"
+    );
+    bob.release().await.expect("release");
+
+    // Ada bumps into the wall above her: she turns up without a step.
+    ada.hold(Direction::Up).await.expect("hold");
+    let turn = next_matching(&mut bob, |m| turn_of(m, ada_welcome.avatar)).await;
+    assert_eq!(turn.dir, Direction::Up);
+    ada.release().await.expect("release");
+
+    // Bob leaves; Ada sees him go.
+    bob.close().await.expect("close");
+    next_matching(&mut ada, |m| match m {
+        ServerMessage::Tick(f) => f.disappeared.contains(&bob_id).then_some(()),
+        _ => None,
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_view_matches_the_server_state() {
+    let server = TestServer::start().await;
+    let (mut ada, ada_welcome) = server.join("Ada").await;
+    let (mut bob, bob_welcome) = server.join("Bob").await;
+    let mut view = OfficeView::from_welcome(&bob_welcome);
+    // Ada walks down column 1 to the wall, Bob watches.
+    ada.hold(Direction::Down).await.expect("hold");
+    let ada_id = ada_welcome.avatar;
+    loop {
+        let message = next_matching(&mut bob, |m| Some(m.clone())).await;
+        assert!(view.apply(&message));
+        if view.destination(ada_id) == Some((1, 4)) {
+            break;
+        }
+    }
+    ada.release().await.expect("release");
+    // A third client joining now gets the same picture in its welcome.
+    let (_carol, carol_welcome) = server.join("Carol").await;
+    let ada_there = carol_welcome
+        .avatars
+        .iter()
+        .find(|a| a.id == ada_id)
+        .expect("Ada in Carol's view");
+    let seen_by_bob = view.avatars.get(&ada_id).expect("Ada in Bob's view");
+    assert_eq!(ada_there.x, 1);
+    assert!(
+        ada_there.y >= seen_by_bob.y,
+        "Carol's view is at least as recent as Bob's"
+    );
+    assert!(ada_there.y <= 4, "nobody walks through the wall");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_the_server_tick_and_clock() {
+    let server = TestServer::start().await;
+    let (mut ada, _) = server.join("Ada").await;
+    ada.ping(1234).await.expect("ping");
+    let pong = next_matching(&mut ada, |m| match m {
+        ServerMessage::Pong(p) => Some(p.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(pong.client_ms, 1234);
+    assert!(
+        pong.server_ms > 1_600_000_000_000,
+        "server_ms is Unix milliseconds"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn http_serves_health_and_the_map() {
+    let server = TestServer::start().await;
+    let (status, body) = http_get(&server.http_url("/healthz")).await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["offices"][0]["id"], "office");
+
+    let (status, body) = http_get(&server.http_url("/maps/office")).await;
+    assert_eq!(status, 200);
+    let map: serde_json::Value = serde_json::from_str(&body).expect("map json");
+    assert_eq!(map["width"], 10);
+    assert_eq!(map["layers"][0]["name"], "floor");
+
+    let (status, _) = http_get(&server.http_url("/maps/nowhere")).await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_client_and_closes() {
+    let server = TestServer::start().await;
+    let (mut ada, _) = server.join("Ada").await;
+    let stopping = tokio::spawn(server.stop());
+    let error = next_matching(&mut ada, |m| match m {
+        ServerMessage::Error(e) => Some(e.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error.code, ErrorCode::ShuttingDown.number());
+    loop {
+        match common::next(&mut ada).await {
+            Incoming::Closed(reason) => {
+                assert_eq!(
+                    reason.map(|r| r.0),
+                    Some(4000 + ErrorCode::ShuttingDown.number())
+                );
+                break;
+            }
+            Incoming::Message(_) => continue,
+        }
+    }
+    stopping.await.expect("server stopped");
+}
