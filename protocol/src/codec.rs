@@ -21,6 +21,9 @@ pub enum DecodeError {
     UnknownMessage(u64),
 }
 
+/// Deepest nesting accepted in a frame (messages use at most 4 levels).
+const MAX_DEPTH: usize = 32;
+
 fn malformed(e: impl std::fmt::Display) -> DecodeError {
     DecodeError::Malformed(e.to_string())
 }
@@ -56,6 +59,9 @@ fn read_payload<T: DeserializeOwned>(
     len: u32,
 ) -> Result<T, DecodeError> {
     let mut de = rmp_serde::Deserializer::new(&mut *cursor);
+    // No message nests deeper than a few levels; a bound keeps hostile
+    // nesting from exhausting a worker thread's stack.
+    de.set_max_depth(MAX_DEPTH);
     let payload = T::deserialize(&mut de).map_err(malformed)?;
     for _ in 2..len {
         IgnoredAny::deserialize(&mut de).map_err(malformed)?;

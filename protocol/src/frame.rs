@@ -66,7 +66,7 @@ fn unpack_dir(field: &'static str, code: i32) -> Result<Direction, FrameError> {
 impl TickFrame {
     /// The steps, unpacked, in wire order.
     pub fn steps(&self) -> Result<Vec<Step>, FrameError> {
-        if self.steps.len() % 4 != 0 {
+        if !self.steps.len().is_multiple_of(4) {
             return Err(FrameError::PartialEntry("steps"));
         }
         let mut id = 0u32;
@@ -88,7 +88,7 @@ impl TickFrame {
 
     /// The turns, unpacked, in wire order.
     pub fn turns(&self) -> Result<Vec<Turn>, FrameError> {
-        if self.turns.len() % 2 != 0 {
+        if !self.turns.len().is_multiple_of(2) {
             return Err(FrameError::PartialEntry("turns"));
         }
         let mut id = 0u32;

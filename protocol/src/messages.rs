@@ -310,7 +310,8 @@ wire_struct! {
         pub avatar: u32,
         /// Simulation ticks per second.
         pub tick_hz: u16,
-        /// The current tick.
+        /// The next tick to run: `avatars` is the state before it, and tick
+        /// frames for this tick or later follow.
         pub tick: u64,
         /// The server's clock at that tick, Unix milliseconds.
         pub server_ms: u64,

@@ -198,7 +198,7 @@ impl Config {
         if !(1..=120).contains(&o.tick_hz) {
             return Err(invalid("office.tick_hz", "must be 1 to 120"));
         }
-        if !(o.speed > 0.0 && o.speed <= 60.0) {
+        if o.speed.is_nan() || o.speed <= 0.0 || o.speed > 60.0 {
             return Err(invalid(
                 "office.speed",
                 "must be above 0 and at most 60 tiles per second",
@@ -226,10 +226,10 @@ impl Config {
         if l.office_inbox == 0 {
             return Err(invalid("limits.office_inbox", "must be at least 1"));
         }
-        if !(l.input_rate > 0.0) {
+        if l.input_rate.is_nan() || l.input_rate <= 0.0 {
             return Err(invalid("limits.input_rate", "must be above 0"));
         }
-        if !(l.input_burst >= 1.0) {
+        if l.input_burst.is_nan() || l.input_burst < 1.0 {
             return Err(invalid("limits.input_burst", "must be at least 1"));
         }
         if l.join_timeout_secs == 0 {
