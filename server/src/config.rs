@@ -238,3 +238,68 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_listen_on_loopback() {
+        let config = Config::default();
+        config.validate().expect("defaults are valid");
+        assert!(config.listen.ip().is_loopback());
+        assert_eq!(config.office.tick_hz, 20);
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "metaoffice.toml",
+                "maps = \"offices\"\n[office]\ntick_hz = 30\ndirections = 8\n[limits]\noutbox_frames = 16\n",
+            )?;
+            jail.set_env("METAOFFICE_OFFICE__TICK_HZ", "25");
+            jail.set_env("METAOFFICE_LISTEN", "127.0.0.1:9999");
+            jail.set_env("METAOFFICE_CONFIG", "metaoffice.toml");
+            let config = Config::load(Some(Path::new("metaoffice.toml"))).expect("loads");
+            assert_eq!(
+                config.office.tick_hz, 25,
+                "the environment wins over the file"
+            );
+            assert_eq!(config.office.directions, 8, "the file wins over defaults");
+            assert_eq!(config.limits.outbox_frames, 16);
+            assert_eq!(config.maps, PathBuf::from("offices"));
+            assert_eq!(config.listen, "127.0.0.1:9999".parse().expect("addr"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[office]\ntick_rate = 30\n")?;
+            let error = Config::load(Some(Path::new("bad.toml")))
+                .expect_err("unknown key")
+                .to_string();
+            assert!(error.contains("tick_rate"), "{error}");
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.office.directions = 6;
+        let error = config.validate().expect_err("invalid").to_string();
+        assert!(error.contains("office.directions"), "{error}");
+        let mut config = Config::default();
+        config.office.speed = f64::NAN;
+        assert!(
+            config
+                .validate()
+                .expect_err("invalid")
+                .to_string()
+                .contains("office.speed")
+        );
+        let error = Config::load(Some(Path::new("/nonexistent/metaoffice.toml")))
+            .expect_err("missing")
+            .to_string();
+        assert!(error.contains("no such file"), "{error}");
+    }
+}

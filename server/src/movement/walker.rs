@@ -193,3 +193,264 @@ impl Walker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::movement::TileCollision;
+
+    fn rules(directions: u8, strategy: CollisionStrategy) -> Rules {
+        Rules {
+            directions,
+            strategy,
+            tick_hz: 20.0,
+        }
+    }
+
+    struct World {
+        grid: CollisionGrid,
+        reservations: Reservations,
+        rules: Rules,
+        events: Vec<MoveEvent>,
+        walkers: Vec<Walker>,
+    }
+
+    impl World {
+        fn new(grid: CollisionGrid, rules: Rules, walkers: Vec<Walker>) -> World {
+            let mut reservations = Reservations::default();
+            for w in &walkers {
+                w.enter(&mut reservations);
+            }
+            World {
+                grid,
+                reservations,
+                rules,
+                events: Vec::new(),
+                walkers,
+            }
+        }
+
+        /// One tick: everyone holding a direction asks to move, then everyone advances.
+        fn tick(&mut self, held: &[Option<Direction>]) {
+            self.events.clear();
+            let delta = self.rules.tick_ms();
+            let mut env = Surroundings {
+                grid: &self.grid,
+                reservations: &mut self.reservations,
+                rules: &self.rules,
+                events: &mut self.events,
+            };
+            for (w, dir) in self.walkers.iter_mut().zip(held) {
+                if let Some(dir) = dir {
+                    w.hold(*dir, &mut env);
+                }
+            }
+            for w in &mut self.walkers {
+                w.advance(delta, &mut env);
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_at_four_tiles_per_second_takes_five_ticks_at_20_hz() {
+        let mut world = World::new(
+            CollisionGrid::open(5, 1),
+            rules(4, CollisionStrategy::BlockTwoTiles),
+            vec![Walker::new(1, (0, 0), 4.0, true)],
+        );
+        world.tick(&[Some(Direction::Right)]);
+        assert_eq!(
+            world.events,
+            vec![MoveEvent::StepStarted {
+                avatar: 1,
+                from: (0, 0),
+                dir: Direction::Right
+            }]
+        );
+        assert_eq!(world.walkers[0].progress, 200.0);
+        for _ in 0..3 {
+            world.tick(&[None]);
+        }
+        assert_eq!(
+            (world.walkers[0].tile, world.walkers[0].step),
+            ((0, 0), Some(Direction::Right))
+        );
+        // The fifth tick crosses the border with nothing held: the avatar stops on the new tile.
+        world.tick(&[None]);
+        assert_eq!(
+            (world.walkers[0].tile, world.walkers[0].step),
+            ((1, 0), None)
+        );
+        assert_eq!(world.walkers[0].facing, Direction::Right);
+    }
+
+    #[test]
+    fn a_fast_walker_carries_the_rest_of_a_tick_into_the_next_step() {
+        // 30 tiles/s at 20 Hz: 1500 progress per tick, so each tick finishes
+        // a step and starts another with the remaining third of the tick.
+        let mut world = World::new(
+            CollisionGrid::open(10, 1),
+            rules(4, CollisionStrategy::BlockTwoTiles),
+            vec![Walker::new(1, (0, 0), 30.0, true)],
+        );
+        world.tick(&[Some(Direction::Right)]);
+        assert_eq!(world.walkers[0].tile, (1, 0));
+        assert_eq!(world.walkers[0].progress, 500.0);
+        assert_eq!(
+            world.events.len(),
+            2,
+            "two steps started in one tick: {:?}",
+            world.events
+        );
+    }
+
+    #[test]
+    fn a_wall_turns_a_standing_avatar_and_stops_a_walking_one_without_turning() {
+        let mut grid = CollisionGrid::open(3, 3);
+        grid.set(
+            2,
+            1,
+            TileCollision {
+                blocked: true,
+                ..Default::default()
+            },
+        );
+        grid.set(
+            0,
+            0,
+            TileCollision {
+                blocked: true,
+                ..Default::default()
+            },
+        );
+        let mut world = World::new(
+            grid,
+            rules(4, CollisionStrategy::BlockTwoTiles),
+            vec![Walker::new(1, (1, 1), 4.0, true)],
+        );
+        // Standing, facing down, asked to walk into the wall at (2, 1): it only turns.
+        world.tick(&[Some(Direction::Right)]);
+        assert_eq!(
+            world.events,
+            vec![MoveEvent::Turned {
+                avatar: 1,
+                dir: Direction::Right
+            }]
+        );
+        assert_eq!(
+            (world.walkers[0].step, world.walkers[0].facing),
+            (None, Direction::Right)
+        );
+        // Walking up to (1, 0); at the border the player holds left, into the wall at (0, 0).
+        for _ in 0..4 {
+            world.tick(&[Some(Direction::Up)]);
+        }
+        world.tick(&[Some(Direction::Left)]);
+        assert_eq!(
+            (world.walkers[0].tile, world.walkers[0].step),
+            ((1, 0), None)
+        );
+        assert_eq!(
+            world.walkers[0].facing,
+            Direction::Up,
+            "a blocked new direction at the border does not turn it"
+        );
+    }
+
+    #[test]
+    fn directional_collision_closes_one_side_only() {
+        let mut grid = CollisionGrid::open(3, 1);
+        let mut closed_left = TileCollision::default();
+        closed_left.directions[usize::from(Direction::Left.code())] = true;
+        grid.set(1, 0, closed_left);
+        // Entering (1, 0) moving right checks ge_collide_left: blocked.
+        assert!(grid.blocks_step(1, 0, Direction::Right));
+        // Entering it moving left checks ge_collide_right: free.
+        assert!(!grid.blocks_step(1, 0, Direction::Left));
+        assert!(
+            !grid.is_tile_blocked(1, 0),
+            "direction properties do not make a tile blocked"
+        );
+    }
+
+    #[test]
+    fn diagonals_are_ignored_with_four_directions_and_walked_with_eight() {
+        let mut four = World::new(
+            CollisionGrid::open(3, 3),
+            rules(4, CollisionStrategy::BlockTwoTiles),
+            vec![Walker::new(1, (0, 0), 4.0, true)],
+        );
+        four.tick(&[Some(Direction::DownRight)]);
+        assert!(four.events.is_empty());
+        assert_eq!(four.walkers[0].impulse, None);
+        let mut eight = World::new(
+            CollisionGrid::open(3, 3),
+            rules(8, CollisionStrategy::BlockTwoTiles),
+            vec![Walker::new(1, (0, 0), 4.0, true)],
+        );
+        for _ in 0..5 {
+            eight.tick(&[Some(Direction::DownRight)]);
+        }
+        assert_eq!(
+            eight.walkers[0].tile,
+            (1, 1),
+            "a diagonal step takes as long as a straight one"
+        );
+    }
+
+    #[test]
+    fn two_tiles_are_reserved_for_the_whole_step_or_only_the_one_ahead() {
+        for (strategy, follower_may_enter) in [
+            (CollisionStrategy::BlockTwoTiles, false),
+            (CollisionStrategy::BlockOneTileAhead, true),
+        ] {
+            // The leader at (1, 0) walks right; the follower at (0, 0) wants (1, 0) at once.
+            let mut world = World::new(
+                CollisionGrid::open(4, 1),
+                rules(4, strategy),
+                vec![
+                    Walker::new(1, (1, 0), 4.0, true),
+                    Walker::new(2, (0, 0), 4.0, true),
+                ],
+            );
+            world.tick(&[Some(Direction::Right), None]);
+            world.tick(&[None, Some(Direction::Right)]);
+            assert_eq!(
+                world.walkers[1].step.is_some(),
+                follower_may_enter,
+                "{strategy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_to_ask_gets_the_tile_and_non_colliders_pass_through() {
+        let mut world = World::new(
+            CollisionGrid::open(3, 1),
+            rules(4, CollisionStrategy::BlockTwoTiles),
+            vec![
+                Walker::new(1, (0, 0), 4.0, true),
+                Walker::new(2, (2, 0), 4.0, true),
+                Walker::new(3, (2, 0), 4.0, false),
+            ],
+        );
+        world.tick(&[
+            Some(Direction::Right),
+            Some(Direction::Left),
+            Some(Direction::Left),
+        ]);
+        assert!(
+            world.walkers[0].step.is_some(),
+            "joined first, so it gets (1, 0)"
+        );
+        assert!(
+            world.walkers[1].step.is_none(),
+            "(1, 0) is reserved: it only turns"
+        );
+        assert_eq!(world.walkers[1].facing, Direction::Left);
+        assert!(
+            world.walkers[2].step.is_some(),
+            "a non-colliding avatar walks through"
+        );
+    }
+}

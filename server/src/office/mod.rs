@@ -7,6 +7,8 @@ pub mod input;
 pub mod network;
 pub mod outbox;
 pub mod sim;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -49,14 +51,9 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Builds the world of an office on `map` and starts its tick task.
-pub fn start_office(
-    id: &str,
-    map: &OfficeMap,
-    config: &Config,
-    shutdown: CancellationToken,
-    tasks: &TaskTracker,
-) -> OfficeHandle {
+/// Builds the world of an office on `map`, ready to tick, and the handle
+/// through which connections reach it.
+pub fn build_office(id: &str, map: &OfficeMap, config: &Config) -> (OfficeSim, OfficeHandle) {
     let o = &config.office;
     let rules = Rules {
         directions: o.directions,
@@ -105,7 +102,20 @@ pub fn start_office(
         population: Arc::new(AtomicUsize::new(0)),
         client_map: map.client_json.clone(),
     };
+    (sim, handle)
+}
+
+/// Builds the world of an office on `map` and starts its tick task.
+pub fn start_office(
+    id: &str,
+    map: &OfficeMap,
+    config: &Config,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) -> OfficeHandle {
+    let (mut sim, handle) = build_office(id, map, config);
     let population = handle.population.clone();
+    let o = &config.office;
     let period = Duration::from_secs_f64(1.0 / f64::from(o.tick_hz));
     let office_id = id.to_owned();
     tasks.spawn(async move {

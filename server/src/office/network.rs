@@ -200,7 +200,8 @@ fn leave(world: &mut World, entity: Entity) {
 /// Receive phase: drains the inbox without waiting.
 pub fn receive_commands(world: &mut World) {
     world.resource_mut::<Arrivals>().0.clear();
-    world.resource_mut::<Departures>().0.clear();
+    // Departures are not cleared here: emit takes them, and those recorded
+    // after the last frame (clients dropped while emitting) go in the next.
     let tick = world.resource::<TickCount>().0;
     world
         .resource::<PublishedTick>()

@@ -1,0 +1,192 @@
+//! The office's network edge without sockets: joins through the inbox,
+//! frames into outboxes, resynchronisation of clients that fall behind.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use metaoffice_protocol::{Direction, ErrorCode, ServerMessage};
+use tokio::sync::oneshot;
+
+use super::build_office;
+use super::input::InputSlot;
+use super::network::{Joined, OfficeCommand};
+use super::outbox::{Outbox, Outgoing, close_code};
+use super::sim::OfficeSim;
+use crate::config::Config;
+use crate::map::OfficeMap;
+use crate::movement::CollisionGrid;
+
+fn open_map(width: u32, height: u32, spawns: Vec<(i32, i32)>) -> OfficeMap {
+    OfficeMap {
+        path: PathBuf::from("test.tmj"),
+        width,
+        height,
+        tile_width: 32,
+        tile_height: 32,
+        layers: vec!["floor".into()],
+        grid: CollisionGrid::open(width, height),
+        spawns,
+        client_json: Bytes::from_static(b"{}"),
+    }
+}
+
+struct Client {
+    outbox: Outbox,
+    input: InputSlot,
+    joined: Joined,
+}
+
+fn join(sim: &mut OfficeSim, handle: &super::OfficeHandle, name: &str, capacity: usize) -> Client {
+    let outbox = Outbox::new(capacity);
+    let input = InputSlot::default();
+    let (reply, mut answer) = oneshot::channel();
+    let command = OfficeCommand::Join {
+        name: name.into(),
+        outbox: outbox.clone(),
+        input: input.clone(),
+        reply,
+    };
+    handle.inbox.try_send(command).expect("inbox has room");
+    sim.tick();
+    let joined = answer
+        .try_recv()
+        .expect("answered within the tick")
+        .expect("joined");
+    Client {
+        outbox,
+        input,
+        joined,
+    }
+}
+
+async fn drain(outbox: &Outbox) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    while !outbox.is_empty() || outbox.is_closed() {
+        match outbox.next().await {
+            Some(outgoing) => out.push(outgoing),
+            None => break,
+        }
+    }
+    out
+}
+
+fn decode(outgoing: &Outgoing) -> ServerMessage {
+    match outgoing {
+        Outgoing::Frame(bytes) => ServerMessage::decode(bytes).expect("decodable"),
+        Outgoing::Close(code, reason) => panic!("unexpected close {code} {reason}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_gets_a_snapshot_then_is_dropped() {
+    let mut config = Config::default();
+    config.limits.max_resyncs = 2;
+    config.limits.resync_window_ticks = 1000;
+    let (mut sim, handle) = build_office("test", &open_map(40, 3, vec![(0, 0), (0, 2)]), &config);
+    let slow = join(&mut sim, &handle, "Slow", 4);
+    let walker = join(&mut sim, &handle, "Walker", 1000);
+    walker.input.hold(Direction::Right);
+
+    // Welcome + the walker's arrival fill two of Slow's four places; steps fill the rest.
+    let mut resynced = false;
+    for _ in 0..40 {
+        sim.tick();
+        if slow.outbox.len() == 1 {
+            resynced = true;
+            break;
+        }
+    }
+    assert!(resynced, "the backlog was replaced");
+    let snapshot = decode(&slow.outbox.next().await.expect("a frame"));
+    let ServerMessage::Snapshot(snapshot) = snapshot else {
+        panic!("expected a snapshot, got {snapshot:?}")
+    };
+    assert_eq!(snapshot.avatars.len(), 2);
+    assert_eq!(snapshot.tick, sim.tick_count());
+
+    // Never reading, Slow overflows again and again, and is dropped after the third time.
+    for _ in 0..200 {
+        sim.tick();
+        if slow.outbox.is_closed() {
+            break;
+        }
+    }
+    assert!(
+        slow.outbox.is_closed(),
+        "a client that keeps falling behind is disconnected"
+    );
+    let rest = drain(&slow.outbox).await;
+    assert!(
+        matches!(rest.last(), Some(Outgoing::Close(code, _)) if *code == close_code(ErrorCode::TooSlow)),
+        "{rest:?}"
+    );
+    // The walker saw Slow's avatar disappear, and never missed a frame.
+    sim.tick();
+    let seen: Vec<ServerMessage> = drain(&walker.outbox).await.iter().map(decode).collect();
+    assert!(
+        seen.iter().any(
+            |m| matches!(m, ServerMessage::Tick(f) if f.disappeared.contains(&slow.joined.id))
+        )
+    );
+    assert!(!seen.iter().any(|m| matches!(m, ServerMessage::Snapshot(_))));
+}
+
+#[tokio::test]
+async fn a_tap_between_two_ticks_still_makes_a_step() {
+    let (mut sim, handle) = build_office("test", &open_map(5, 5, vec![(2, 2)]), &Config::default());
+    let tapper = join(&mut sim, &handle, "Tapper", 64);
+    tapper.input.hold(Direction::Up);
+    tapper.input.release();
+    sim.tick();
+    let walker = sim.walker(tapper.joined.entity).expect("avatar");
+    assert_eq!(walker.step, Some(Direction::Up));
+    // The tap counts once: after the step the avatar stops.
+    for _ in 0..6 {
+        sim.tick();
+    }
+    let walker = sim.walker(tapper.joined.entity).expect("avatar");
+    assert_eq!((walker.tile, walker.step), ((2, 1), None));
+}
+
+#[tokio::test]
+async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
+    let (mut sim, handle) = build_office(
+        "test",
+        &open_map(3, 1, vec![(0, 0), (1, 0)]),
+        &Config::default(),
+    );
+    let ada = join(&mut sim, &handle, "Ada", 64);
+    let bob = join(&mut sim, &handle, "Bob", 64);
+    assert_eq!(sim.walker(ada.joined.entity).map(|w| w.tile), Some((0, 0)));
+    assert_eq!(sim.walker(bob.joined.entity).map(|w| w.tile), Some((1, 0)));
+    // Spawns are taken: Carol lands on the nearest free tile.
+    let carol = join(&mut sim, &handle, "Carol", 64);
+    assert_eq!(
+        sim.walker(carol.joined.entity).map(|w| w.tile),
+        Some((2, 0))
+    );
+    // The office is full of avatars: nobody else fits.
+    let (reply, mut answer) = oneshot::channel();
+    let command = OfficeCommand::Join {
+        name: "Dan".into(),
+        outbox: Outbox::new(8),
+        input: InputSlot::default(),
+        reply,
+    };
+    handle.inbox.try_send(command).expect("room");
+    sim.tick();
+    assert_eq!(
+        answer.try_recv().expect("answered").map_err(|e| e.0),
+        Err(ErrorCode::Full)
+    );
+    // Bob leaves; his tile is free again.
+    handle
+        .inbox
+        .try_send(OfficeCommand::Leave {
+            avatar: bob.joined.entity,
+        })
+        .expect("room");
+    sim.tick();
+    let dan = join(&mut sim, &handle, "Dan", 64);
+    assert_eq!(sim.walker(dan.joined.entity).map(|w| w.tile), Some((1, 0)));
+}
