@@ -48,7 +48,7 @@ fn movement(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(avatars), &avatars, |b, _| {
             b.iter(|| {
                 // New directions every second of office time, as people wander.
-                if ticks % 20 == 0 {
+                if ticks.is_multiple_of(20) {
                     turn_everyone(&mut sim, &entities, &mut seed);
                 }
                 ticks += 1;
