@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::movement::CollisionStrategy;
+pub use crate::office::interest::ViewConfig;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,8 @@ pub struct Config {
     pub assets: PathBuf,
     /// How offices behave.
     pub office: OfficeConfig,
+    /// How far clients see.
+    pub view: ViewConfig,
     /// Bounds on clients and queues.
     pub limits: Limits,
     /// Who may sign in, and how.
@@ -105,6 +108,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             assets: PathBuf::from("assets"),
             office: OfficeConfig::default(),
+            view: ViewConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
         }
@@ -212,6 +216,9 @@ impl Config {
         }
         if o.max_avatars == 0 {
             return Err(invalid("office.max_avatars", "must be at least 1"));
+        }
+        if let Err((key, reason)) = self.view.validate() {
+            return Err(invalid(key, reason));
         }
         let l = &self.limits;
         if l.max_connections == 0 {

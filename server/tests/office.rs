@@ -209,3 +209,62 @@ async fn shutdown_tells_every_client_and_closes() {
     }
     stopping.await.expect("server stopped");
 }
+
+/// A long corridor and a small view: clients see only what is near them.
+#[tokio::test]
+async fn clients_see_only_what_is_near_them() {
+    let corridor: &[&str] = &[
+        "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+        "W......................................W",
+        "WS....................................SW",
+        "W......................................W",
+        "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+    ];
+    let mut config = metaoffice_server::Config::default();
+    config.office.speed = 20.0;
+    config.view.cell_tiles = 4;
+    config.view.cells_x = 1;
+    config.view.cells_y = 1;
+    config.view.hysteresis_tiles = 1;
+    let server = TestServer::start_with_map(config, corridor).await;
+    let (mut ada, ada_welcome) = server.join("Ada").await;
+    let (mut bob, bob_welcome) = server.join("Bob").await;
+    let (ada_id, bob_id) = (ada_welcome.avatar, bob_welcome.avatar);
+    assert_eq!(
+        bob_welcome.avatars.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![bob_id],
+        "Ada is far away"
+    );
+    // Bob's view is anchored on the cell of (38, 2): it starts at x = 32.
+    ada.hold(Direction::Right).await.expect("hold");
+    let seen = next_matching(&mut bob, |m| match m {
+        ServerMessage::Tick(f) => {
+            assert!(
+                f.steps().expect("steps").iter().all(|s| s.avatar != ada_id),
+                "no steps before Ada is in view"
+            );
+            f.appeared.iter().find(|a| a.id == ada_id).cloned()
+        }
+        _ => None,
+    })
+    .await;
+    let reach = seen.x.max(seen.x + seen.step.map_or(0, |d| d.offset().0));
+    assert!(
+        reach >= 32,
+        "Ada appears as she enters Bob's view: {seen:?}"
+    );
+    // Ada, walking, saw Bob come into her view too.
+    next_matching(&mut ada, |m| match m {
+        ServerMessage::Tick(f) => f.appeared.iter().any(|a| a.id == bob_id).then_some(()),
+        _ => None,
+    })
+    .await;
+    // Ada turns back and walks out of Bob's view.
+    ada.hold(Direction::Left).await.expect("hold");
+    next_matching(&mut bob, |m| match m {
+        ServerMessage::Tick(f) => f.disappeared.contains(&ada_id).then_some(()),
+        _ => None,
+    })
+    .await;
+    server.stop().await;
+}

@@ -3,7 +3,9 @@
 //! its [`OfficeHandle`]: a bounded inbox for joins and leaves, and one
 //! [`input::InputSlot`] per avatar for held directions.
 
+pub mod emit;
 pub mod input;
+pub mod interest;
 pub mod network;
 pub mod outbox;
 pub mod sim;
@@ -24,9 +26,11 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::map::OfficeMap;
 use crate::movement::Rules;
+use emit::emit_frames;
+use interest::CellIndex;
 use network::{
-    Arrivals, Departures, Inbox, OfficeCommand, OfficeInfo, PublishedTick, ServerClock,
-    SpawnPoints, close_all, emit_frames, read_inputs, receive_commands,
+    Arrivals, Departures, Inbox, OfficeCommand, OfficeInfo, OfficeView, PublishedTick, ServerClock,
+    SpawnPoints, close_all, read_inputs, receive_commands,
 };
 use sim::{JoinOrder, OfficeSet, OfficeSim};
 
@@ -87,6 +91,8 @@ pub fn build_office(id: &str, map: &OfficeMap, config: &Config) -> (OfficeSim, O
     sim.world.insert_resource(published.clone());
     sim.world.insert_resource(Arrivals::default());
     sim.world.insert_resource(Departures::default());
+    sim.world.insert_resource(OfficeView(config.view.clone()));
+    sim.world.insert_resource(CellIndex::default());
     sim.schedule_mut().add_systems(
         (receive_commands, read_inputs)
             .chain()

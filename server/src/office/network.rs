@@ -7,18 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
-use metaoffice_protocol::{
-    AvatarSnapshot, ErrorCode, MapRef, PROTOCOL_VERSION, ServerMessage, Snapshot, TickFrameBuilder,
-    Welcome,
-};
+use metaoffice_protocol::{ErrorCode, MapRef, PROTOCOL_VERSION, ServerMessage, Snapshot, Welcome};
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
+use super::emit::visible_snapshots;
 use super::input::InputSlot;
-use super::outbox::{Outbox, PushError};
+use super::interest::{Cell, CellIndex, Seen, ViewConfig};
+use super::outbox::Outbox;
 use super::sim::{
-    Avatar, Held, OfficeGrid, TickCount, TickEvents, TileReservations, despawn_avatar, spawn_avatar,
+    Avatar, Held, OfficeGrid, TickCount, TileReservations, despawn_avatar, spawn_avatar,
 };
-use crate::movement::{MoveEvent, Walker};
 
 /// What connection tasks ask of an office.
 #[derive(Debug)]
@@ -96,9 +95,22 @@ pub struct PublishedTick(pub Arc<AtomicU64>);
 #[derive(Resource, Default)]
 pub struct Arrivals(pub Vec<Entity>);
 
-/// Avatar ids that left this tick.
+/// An avatar that left, and where clients last saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Departed {
+    /// Its id.
+    pub id: u32,
+    /// Where it was.
+    pub seen: Seen,
+}
+
+/// Avatars that left since the last frame.
 #[derive(Resource, Default)]
-pub struct Departures(pub Vec<u32>);
+pub struct Departures(pub Vec<Departed>);
+
+/// How far clients see in this office.
+#[derive(Resource, Clone)]
+pub struct OfficeView(pub ViewConfig);
 
 /// A client watching the office.
 #[derive(Component, Debug)]
@@ -107,6 +119,8 @@ pub struct Viewer {
     pub outbox: Outbox,
     /// Ticks at which it was resynchronised recently.
     pub resyncs: Vec<u64>,
+    /// The cell its view is anchored on.
+    pub anchor: Cell,
 }
 
 fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
@@ -131,14 +145,6 @@ fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
     tile
 }
 
-/// Every avatar as clients see it, by id.
-fn all_snapshots(world: &mut World) -> Vec<AvatarSnapshot> {
-    let mut query = world.query::<(&Avatar, &Walker)>();
-    let mut avatars: Vec<_> = query.iter(world).map(|(a, w)| a.snapshot(w)).collect();
-    avatars.sort_by_key(|a| a.id);
-    avatars
-}
-
 fn join(
     world: &mut World,
     name: String,
@@ -160,18 +166,23 @@ fn join(
         ErrorCode::Full,
         "the office has no free tile left".to_owned(),
     ))?;
+    let view = world.resource::<OfficeView>().0.clone();
+    let anchor = view.cell_of(tile);
     let viewer = Viewer {
         outbox: outbox.clone(),
         resyncs: Vec::new(),
+        anchor,
     };
+    let seen = Seen { tile, next: tile };
     let entity = spawn_avatar(
         world,
         &name,
         tile,
         info.speed,
         info.avatars_collide,
-        (input, viewer),
+        (input, viewer, seen),
     );
+    world.resource_mut::<CellIndex>().insert(anchor, entity);
     let id = world.get::<Avatar>(entity).map_or(0, |a| a.id);
     let welcome = Welcome {
         version: PROTOCOL_VERSION,
@@ -181,7 +192,7 @@ fn join(
         server_ms: world.resource::<ServerClock>().0,
         directions: info.directions,
         map: info.map.clone(),
-        avatars: all_snapshots(world),
+        avatars: visible_snapshots(world, view.view(anchor)),
     };
     // The outbox is new and empty: the welcome always fits.
     let _ = outbox.push(Bytes::from(ServerMessage::Welcome(welcome).encode()));
@@ -189,11 +200,19 @@ fn join(
     Ok(Joined { entity, id })
 }
 
-fn leave(world: &mut World, entity: Entity) {
+/// Removes an avatar; clients that saw it are told in the next frame.
+pub(super) fn leave(world: &mut World, entity: Entity) {
+    let Some(seen) = world.get::<Seen>(entity).copied() else {
+        return;
+    };
+    let cell = world.resource::<OfficeView>().0.cell_of(seen.tile);
+    world.resource_mut::<CellIndex>().remove(cell, entity);
     if let Some(id) = despawn_avatar(world, entity) {
-        let mut arrivals = world.resource_mut::<Arrivals>();
-        arrivals.0.retain(|&e| e != entity);
-        world.resource_mut::<Departures>().0.push(id);
+        world.resource_mut::<Arrivals>().0.retain(|&e| e != entity);
+        world
+            .resource_mut::<Departures>()
+            .0
+            .push(Departed { id, seen });
     }
 }
 
@@ -240,69 +259,29 @@ pub fn read_inputs(mut avatars: Query<(&InputSlot, &mut Held)>) {
     }
 }
 
-/// Emit phase: one frame for the tick, the same bytes for every client;
-/// clients whose outbox is full get a snapshot instead of their backlog.
-pub fn emit_frames(world: &mut World) {
-    let tick = world.resource::<TickCount>().0;
-    let mut frame = TickFrameBuilder::new(tick, (0, 0));
-    let departures = std::mem::take(&mut world.resource_mut::<Departures>().0);
-    for id in departures {
-        frame.disappeared(id);
-    }
-    let arrivals = world.resource::<Arrivals>().0.clone();
-    let mut arrived_ids = Vec::with_capacity(arrivals.len());
-    for entity in arrivals {
-        if let (Some(avatar), Some(walker)) =
-            (world.get::<Avatar>(entity), world.get::<Walker>(entity))
-        {
-            arrived_ids.push(avatar.id);
-            frame.appeared(avatar.snapshot(walker));
-        }
-    }
-    let mut events = world.resource::<TickEvents>().0.clone();
-    events.retain(|e| !arrived_ids.contains(&e.avatar()));
-    // Stable: a fast avatar's two steps keep their order.
-    events.sort_by_key(MoveEvent::avatar);
-    for event in &events {
-        match *event {
-            MoveEvent::StepStarted { avatar, from, dir } => frame.step(avatar, from, dir),
-            MoveEvent::Turned { avatar, dir } => frame.turn(avatar, dir),
-        };
-    }
-    if frame.is_empty() {
-        return;
-    }
-    let bytes = Bytes::from(ServerMessage::Tick(frame.finish()).encode());
-    let mut lagging = Vec::new();
-    let mut gone = Vec::new();
-    let mut viewers = world.query::<(Entity, &Viewer)>();
-    for (entity, viewer) in viewers.iter(world) {
-        match viewer.outbox.push(bytes.clone()) {
-            Ok(()) => {}
-            Err(PushError::Full) => lagging.push(entity),
-            Err(PushError::Closed) => gone.push(entity),
-        }
-    }
-    if !lagging.is_empty() {
-        resync(world, tick, &lagging);
-    }
-    for entity in gone {
-        leave(world, entity);
-    }
-}
-
 /// Replaces the backlog of clients that fell behind with a snapshot, and
 /// drops those that keep falling behind.
-fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
+pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
     let info = world.resource::<OfficeInfo>().clone();
-    let snapshot = Bytes::from(
-        ServerMessage::Snapshot(Snapshot {
-            tick: tick + 1,
-            avatars: all_snapshots(world),
-        })
-        .encode(),
-    );
+    let view = world.resource::<OfficeView>().0.clone();
+    let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
     for &entity in lagging {
+        let Some(anchor) = world.get::<Viewer>(entity).map(|v| v.anchor) else {
+            continue;
+        };
+        let snapshot = snapshots
+            .entry(anchor)
+            .or_insert_with(|| {
+                let avatars = visible_snapshots(world, view.view(anchor));
+                Bytes::from(
+                    ServerMessage::Snapshot(Snapshot {
+                        tick: tick + 1,
+                        avatars,
+                    })
+                    .encode(),
+                )
+            })
+            .clone();
         let Some(mut viewer) = world.get_mut::<Viewer>(entity) else {
             continue;
         };
@@ -318,7 +297,7 @@ fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
             );
             leave(world, entity);
         } else {
-            let _ = viewer.outbox.replace(snapshot.clone());
+            let _ = viewer.outbox.replace(snapshot);
         }
     }
 }

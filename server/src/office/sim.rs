@@ -49,6 +49,10 @@ pub struct TickCount(pub u64);
 #[derive(Resource)]
 pub struct NextAvatarId(pub u32);
 
+/// Avatars by id.
+#[derive(Resource, Default)]
+pub struct AvatarIndex(pub rustc_hash::FxHashMap<u32, Entity>);
+
 /// Who an avatar is.
 #[derive(Component, Debug, Clone)]
 pub struct Avatar {
@@ -152,6 +156,7 @@ impl OfficeSim {
         world.insert_resource(TickEvents::default());
         world.insert_resource(TickCount::default());
         world.insert_resource(NextAvatarId(1));
+        world.insert_resource(AvatarIndex::default());
         let mut schedule = Schedule::default();
         schedule.configure_sets((OfficeSet::Receive, OfficeSet::Movement, OfficeSet::Emit).chain());
         schedule.add_systems(
@@ -231,6 +236,7 @@ pub fn spawn_avatar(
         ))
         .id();
     world.resource_mut::<JoinOrder>().0.push(entity);
+    world.resource_mut::<AvatarIndex>().0.insert(id, entity);
     entity
 }
 
@@ -239,6 +245,7 @@ pub fn despawn_avatar(world: &mut World, entity: Entity) -> Option<u32> {
     let walker = world.get::<Walker>(entity)?.clone();
     walker.leave(&mut world.resource_mut::<TileReservations>().0);
     world.resource_mut::<JoinOrder>().0.retain(|&e| e != entity);
+    world.resource_mut::<AvatarIndex>().0.remove(&walker.id);
     world.despawn(entity);
     Some(walker.id)
 }

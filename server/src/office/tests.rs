@@ -190,3 +190,93 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
     let dan = join(&mut sim, &handle, "Dan", 64);
     assert_eq!(sim.walker(dan.joined.entity).map(|w| w.tile), Some((1, 0)));
 }
+
+/// Many avatars wander while each client replays its frames: after every
+/// tick, each client knows exactly the avatars in its view, and where each
+/// is heading, as the server does.
+#[tokio::test]
+async fn every_client_replays_exactly_what_is_in_its_view() {
+    use metaoffice_bots::OfficeView as Replay;
+    use rand::{Rng, SeedableRng};
+
+    let mut config = Config::default();
+    config.view = crate::office::interest::ViewConfig {
+        cell_tiles: 4,
+        cells_x: 1,
+        cells_y: 1,
+        hysteresis_tiles: 1,
+    };
+    config.office.speed = 7.0;
+    let mut map = open_map(40, 30, (0..30).map(|i| (i % 40, (i * 7) % 30)).collect());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..120 {
+        let (x, y) = (rng.random_range(0..40), rng.random_range(0..30));
+        if !map.spawns.contains(&(x, y)) {
+            map.grid.set(
+                x,
+                y,
+                crate::movement::TileCollision {
+                    blocked: true,
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    let (mut sim, handle) = build_office("test", &map, &config);
+    let mut clients = Vec::new();
+    for i in 0..30 {
+        let client = join(&mut sim, &handle, &format!("c{i}"), 10_000);
+        clients.push((client, None::<Replay>));
+    }
+    for tick in 0..400 {
+        if tick % 7 == 0 {
+            for (client, _) in &clients {
+                match rng.random_range(0..6) {
+                    0 => client.input.release(),
+                    d => client
+                        .input
+                        .hold(Direction::ALL[rng.random_range(0..if d == 1 { 8 } else { 4 })]),
+                }
+            }
+        }
+        sim.tick();
+        let view = config.view.clone();
+        for (client, replay) in &mut clients {
+            for outgoing in drain(&client.outbox).await {
+                let message = decode(&outgoing);
+                match (&message, replay.as_mut()) {
+                    (ServerMessage::Welcome(w), _) => *replay = Some(Replay::from_welcome(w)),
+                    (_, Some(r)) => assert!(r.apply(&message)),
+                    (m, None) => panic!("frame before welcome: {m:?}"),
+                }
+            }
+            let replay = replay.as_ref().expect("welcomed");
+            let me = sim.walker(client.joined.entity).expect("avatar").clone();
+            let anchor = sim
+                .world
+                .get::<super::network::Viewer>(client.joined.entity)
+                .expect("viewer")
+                .anchor;
+            assert_eq!(
+                view.reanchor(anchor, me.tile),
+                None,
+                "the view follows the avatar"
+            );
+            let rect = view.view(anchor);
+            let mut expected: Vec<(u32, (i32, i32))> = Vec::new();
+            let mut query = sim.world.query::<&crate::movement::Walker>();
+            for w in query.iter(&sim.world) {
+                if rect.sees(w.tile, w.next_tile()) {
+                    expected.push((w.id, w.next_tile()));
+                }
+            }
+            expected.sort();
+            let got: Vec<(u32, (i32, i32))> = replay
+                .avatars
+                .keys()
+                .map(|&id| (id, replay.destination(id).expect("known")))
+                .collect();
+            assert_eq!(got, expected, "tick {tick}, client {}", client.joined.id);
+        }
+    }
+}

@@ -76,9 +76,14 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server with the test office `office` and `config` (its maps folder is replaced).
-    pub async fn start_with(mut config: Config) -> TestServer {
+    pub async fn start_with(config: Config) -> TestServer {
+        TestServer::start_with_map(config, TEST_OFFICE).await
+    }
+
+    /// Starts a server whose office `office` is drawn by `rows` (see [`write_map`]).
+    pub async fn start_with_map(mut config: Config, rows: &[&str]) -> TestServer {
         let maps = tempfile::tempdir().expect("tempdir");
-        write_map(maps.path(), "office", TEST_OFFICE);
+        write_map(maps.path(), "office", rows);
         config.maps = maps.path().to_owned();
         config.assets = maps.path().to_owned();
         config.validate().expect("valid test config");

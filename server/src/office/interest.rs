@@ -1,0 +1,217 @@
+//! Interest management: each client sees a rectangle of the office around
+//! its avatar, made of whole cells. The rectangle is anchored on a cell and
+//! only moves when the avatar leaves that cell by more than a few tiles
+//! (hysteresis), so walking along a border does not churn. Clients anchored
+//! on the same cell see exactly the same thing, so their frame is encoded
+//! once and the bytes shared.
+
+use bevy_ecs::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// How far clients see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewConfig {
+    /// Side of a cell, in tiles.
+    pub cell_tiles: i32,
+    /// Cells seen left and right of the anchor cell.
+    pub cells_x: i32,
+    /// Cells seen above and below the anchor cell.
+    pub cells_y: i32,
+    /// Tiles an avatar may stray outside its anchor cell before the view follows.
+    pub hysteresis_tiles: i32,
+}
+
+impl Default for ViewConfig {
+    /// A 56×40-tile view: a 40×24 screen with 8 tiles of margin on each
+    /// side, wherever the avatar stands within its hysteresis band.
+    fn default() -> ViewConfig {
+        ViewConfig {
+            cell_tiles: 8,
+            cells_x: 3,
+            cells_y: 2,
+            hysteresis_tiles: 2,
+        }
+    }
+}
+
+/// A cell of the interest grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cell(pub i32, pub i32);
+
+/// A rectangle of tiles, `x0..x1` × `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewRect {
+    /// Left column (inclusive).
+    pub x0: i32,
+    /// Top row (inclusive).
+    pub y0: i32,
+    /// Right column (exclusive).
+    pub x1: i32,
+    /// Bottom row (exclusive).
+    pub y1: i32,
+}
+
+impl ViewRect {
+    /// Whether the tile is inside.
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        x >= self.x0 && x < self.x1 && y >= self.y0 && y < self.y1
+    }
+
+    /// Whether an avatar on `tile`, stepping into `next`, is in view.
+    pub fn sees(&self, tile: (i32, i32), next: (i32, i32)) -> bool {
+        self.contains(tile) || self.contains(next)
+    }
+
+    /// The top-left tile: frame coordinates are relative to it.
+    pub fn origin(&self) -> (i32, i32) {
+        (self.x0, self.y0)
+    }
+}
+
+impl ViewConfig {
+    /// Checks the values, naming the bad key.
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        if !(1..=256).contains(&self.cell_tiles) {
+            return Err(("view.cell_tiles", "must be 1 to 256"));
+        }
+        if !(0..=64).contains(&self.cells_x) || !(0..=64).contains(&self.cells_y) {
+            return Err(("view.cells_x", "cells_x and cells_y must be 0 to 64"));
+        }
+        if self.hysteresis_tiles < 0
+            || self.hysteresis_tiles > self.cell_tiles * self.cells_x.min(self.cells_y)
+        {
+            return Err((
+                "view.hysteresis_tiles",
+                "must be 0 to cell_tiles × min(cells_x, cells_y)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cell a tile is in.
+    pub fn cell_of(&self, (x, y): (i32, i32)) -> Cell {
+        Cell(x.div_euclid(self.cell_tiles), y.div_euclid(self.cell_tiles))
+    }
+
+    /// What a client anchored on `anchor` sees.
+    pub fn view(&self, anchor: Cell) -> ViewRect {
+        let c = self.cell_tiles;
+        ViewRect {
+            x0: (anchor.0 - self.cells_x) * c,
+            y0: (anchor.1 - self.cells_y) * c,
+            x1: (anchor.0 + self.cells_x + 1) * c,
+            y1: (anchor.1 + self.cells_y + 1) * c,
+        }
+    }
+
+    /// The new anchor if an avatar on `tile` strayed too far from `anchor`.
+    pub fn reanchor(&self, anchor: Cell, tile: (i32, i32)) -> Option<Cell> {
+        let c = self.cell_tiles;
+        let h = self.hysteresis_tiles;
+        let inside = tile.0 >= anchor.0 * c - h
+            && tile.0 < (anchor.0 + 1) * c + h
+            && tile.1 >= anchor.1 * c - h
+            && tile.1 < (anchor.1 + 1) * c + h;
+        (!inside).then(|| self.cell_of(tile))
+    }
+
+    /// The cells whose avatars may be seen in `rect`: those overlapping it
+    /// grown by one tile (an avatar just outside may be stepping in).
+    pub fn cells_near(&self, rect: &ViewRect) -> impl Iterator<Item = Cell> + use<> {
+        let Cell(cx0, cy0) = self.cell_of((rect.x0 - 1, rect.y0 - 1));
+        let Cell(cx1, cy1) = self.cell_of((rect.x1, rect.y1));
+        (cy0..=cy1).flat_map(move |cy| (cx0..=cx1).map(move |cx| Cell(cx, cy)))
+    }
+}
+
+/// Avatars by the cell of the tile they stood on at the end of the last tick.
+#[derive(Resource, Debug, Default)]
+pub struct CellIndex {
+    cells: FxHashMap<Cell, Vec<Entity>>,
+}
+
+impl CellIndex {
+    /// Records an avatar in a cell.
+    pub fn insert(&mut self, cell: Cell, entity: Entity) {
+        self.cells.entry(cell).or_default().push(entity);
+    }
+
+    /// Forgets an avatar in a cell.
+    pub fn remove(&mut self, cell: Cell, entity: Entity) {
+        if let Some(list) = self.cells.get_mut(&cell) {
+            if let Some(i) = list.iter().position(|&e| e == entity) {
+                list.swap_remove(i);
+            }
+            if list.is_empty() {
+                self.cells.remove(&cell);
+            }
+        }
+    }
+
+    /// The avatars in a cell.
+    pub fn get(&self, cell: Cell) -> &[Entity] {
+        self.cells.get(&cell).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Where an avatar stood at the end of the last tick, as clients know it.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Its tile.
+    pub tile: (i32, i32),
+    /// The tile it was stepping into (its tile when standing).
+    pub next: (i32, i32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_view_covers_a_screen_and_a_margin_wherever_the_avatar_stands() {
+        let config = ViewConfig::default();
+        config.validate().expect("valid");
+        let anchor = Cell(5, 5);
+        let rect = config.view(anchor);
+        assert_eq!((rect.x1 - rect.x0, rect.y1 - rect.y0), (56, 40));
+        // Anywhere in the hysteresis band, 20 tiles left/right and 12 up/down are in view.
+        for x in 40 - 2..48 + 2 {
+            for y in 40 - 2..48 + 2 {
+                assert_eq!(config.reanchor(anchor, (x, y)), None);
+                assert!(
+                    rect.contains((x - 20, y - 12)) && rect.contains((x + 20, y + 12)),
+                    "({x}, {y})"
+                );
+            }
+        }
+        assert_eq!(config.reanchor(anchor, (50, 44)), Some(Cell(6, 5)));
+        assert_eq!(config.reanchor(anchor, (-3, 44)), Some(Cell(-1, 5)));
+    }
+
+    #[test]
+    fn nearby_cells_cover_the_view_and_its_border() {
+        let config = ViewConfig::default();
+        let rect = config.view(Cell(0, 0));
+        let cells: Vec<Cell> = config.cells_near(&rect).collect();
+        assert!(cells.contains(&config.cell_of((rect.x0 - 1, rect.y0 - 1))));
+        assert!(cells.contains(&config.cell_of((rect.x1, rect.y1))));
+        assert_eq!(cells.len(), 9 * 7);
+    }
+
+    #[test]
+    fn the_index_forgets_what_it_removes() {
+        let mut index = CellIndex::default();
+        let (a, b) = (
+            Entity::from_raw_u32(1).expect("id"),
+            Entity::from_raw_u32(2).expect("id"),
+        );
+        index.insert(Cell(0, 0), a);
+        index.insert(Cell(0, 0), b);
+        index.remove(Cell(0, 0), a);
+        assert_eq!(index.get(Cell(0, 0)), &[b]);
+        index.remove(Cell(0, 0), b);
+        assert!(index.get(Cell(0, 0)).is_empty());
+    }
+}
