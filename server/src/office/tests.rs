@@ -199,12 +199,14 @@ async fn every_client_replays_exactly_what_is_in_its_view() {
     use metaoffice_bots::OfficeView as Replay;
     use rand::{Rng, SeedableRng};
 
-    let mut config = Config::default();
-    config.view = crate::office::interest::ViewConfig {
-        cell_tiles: 4,
-        cells_x: 1,
-        cells_y: 1,
-        hysteresis_tiles: 1,
+    let mut config = Config {
+        view: crate::office::interest::ViewConfig {
+            cell_tiles: 4,
+            cells_x: 1,
+            cells_y: 1,
+            hysteresis_tiles: 1,
+        },
+        ..Config::default()
     };
     config.office.speed = 7.0;
     let mut map = open_map(40, 30, (0..30).map(|i| (i % 40, (i * 7) % 30)).collect());
