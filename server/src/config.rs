@@ -77,6 +77,8 @@ pub struct Limits {
     pub input_burst: f64,
     /// Seconds a new connection has to send `Join`.
     pub join_timeout_secs: u64,
+    /// From this many people in an office, frames carry two ticks.
+    pub batch_above_clients: usize,
 }
 
 /// Who may sign in.
@@ -141,6 +143,7 @@ impl Default for Limits {
             input_rate: 30.0,
             input_burst: 60.0,
             join_timeout_secs: 10,
+            batch_above_clients: 2_000,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod map;
+pub mod metrics;
 pub mod movement;
 pub mod net;
 pub mod office;

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
 use crate::map::{CollisionRule, load_map};
+use crate::metrics::Metrics;
 use crate::office::{OfficeHandle, start_office};
 
 /// A fault that stops the server.
@@ -47,6 +48,8 @@ pub struct ServerContext {
     pub shutdown: CancellationToken,
     /// Every task that must end before the server has stopped.
     pub tasks: TaskTracker,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl ServerContext {
@@ -91,7 +94,14 @@ fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
         };
         match load_map(&path, &rule) {
             Ok(map) => {
-                let handle = start_office(&id, &map, &ctx.config, ctx.shutdown.clone(), &ctx.tasks);
+                let handle = start_office(
+                    &id,
+                    &map,
+                    &ctx.config,
+                    ctx.metrics.clone(),
+                    ctx.shutdown.clone(),
+                    &ctx.tasks,
+                );
                 tracing::info!(office = %id, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
                 ctx.offices.insert(id, handle);
             }
@@ -133,6 +143,7 @@ pub async fn run(
         open_connections: AtomicUsize::new(0),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        metrics: Arc::new(Metrics::default()),
     });
     open_offices(&ctx)?;
     let app = crate::net::http::router(ctx.clone());

@@ -268,3 +268,37 @@ async fn clients_see_only_what_is_near_them() {
     .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_connections_frames_and_errors() {
+    let server = TestServer::start().await;
+    let (mut ada, _) = server.join("Ada").await;
+    let (mut bob, bob_welcome) = server.join("Bob").await;
+    bob.hold(Direction::Down).await.expect("hold");
+    next_matching(&mut ada, |m| steps_of(m, bob_welcome.avatar)).await;
+    ada.send_raw(vec![0xc1]).await.expect("send");
+    next_matching(&mut ada, |m| {
+        matches!(m, ServerMessage::Error(_)).then_some(())
+    })
+    .await;
+    let (status, body) = http_get(&server.http_url("/metrics")).await;
+    assert_eq!(status, 200);
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{body}"))
+    };
+    assert_eq!(value("metaoffice_connections "), 2.0);
+    assert_eq!(value("metaoffice_avatars{office=\"office\"}"), 2.0);
+    assert!(
+        value("metaoffice_frames_sent_total ") >= 4.0,
+        "welcomes and tick frames"
+    );
+    assert!(value("metaoffice_bytes_sent_total ") > 0.0);
+    assert!(value("metaoffice_frames_encoded_total{office=\"office\"}") >= 1.0);
+    assert_eq!(value("metaoffice_errors_total{code=\"malformed\"}"), 1.0);
+    assert!(value("metaoffice_tick_seconds_count{office=\"office\"}") >= 1.0);
+    server.stop().await;
+}

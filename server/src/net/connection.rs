@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 
 use super::ratelimit::TokenBucket;
+use crate::metrics::Metrics;
 use crate::office::OfficeHandle;
 use crate::office::input::InputSlot;
 use crate::office::network::{Joined, OfficeCommand};
@@ -41,9 +42,10 @@ pub async fn serve(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     ctx.open_connections.fetch_add(1, Ordering::Relaxed);
+    ctx.metrics.connections.inc();
     let (sink, stream) = socket.split();
     let outbox = Outbox::new(ctx.config.limits.outbox_frames);
-    let writer = tokio::spawn(write_frames(sink, outbox.clone()));
+    let writer = tokio::spawn(write_frames(sink, outbox.clone(), ctx.metrics.clone()));
     if permit.is_some() {
         let limits = &ctx.config.limits;
         let mut connection = Connection {
@@ -69,25 +71,45 @@ pub async fn serve(
     outbox.close(1000, "bye");
     let _ = writer.await;
     drop(permit);
+    ctx.metrics.connections.dec();
     ctx.open_connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Sends what the outbox hands out until it is closed or the socket fails.
-async fn write_frames(mut sink: SplitSink<WebSocket, Message>, outbox: Outbox) {
-    while let Some(outgoing) = outbox.next().await {
-        let sent = match outgoing {
-            Outgoing::Frame(bytes) => sink.send(Message::Binary(bytes)).await,
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    outbox: Outbox,
+    metrics: Arc<Metrics>,
+) {
+    let mut next = outbox.next().await;
+    while let Some(outgoing) = next.take() {
+        let fed = match outgoing {
+            Outgoing::Frame(bytes) => {
+                metrics.frames_sent.inc();
+                metrics.bytes_sent.inc_by(bytes.len() as u64);
+                sink.feed(Message::Binary(bytes)).await
+            }
             Outgoing::Close(code, reason) => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    })))
-                    .await;
+                let close = Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }));
+                let _ = sink.send(close).await;
                 break;
             }
         };
-        if sent.is_err() {
+        // Frames already waiting go out with the same flush.
+        next = match outbox.try_next() {
+            Some(more) => Some(more),
+            None => {
+                if fed.is_ok() && sink.flush().await.is_ok() {
+                    outbox.next().await
+                } else {
+                    None
+                }
+            }
+        };
+        if fed.is_err() {
             outbox.abandon();
             break;
         }
@@ -123,7 +145,7 @@ impl Connection {
                 ClientMessage::Ping(ping) => {
                     self.pong(&ping, seat.office.tick.load(Ordering::Relaxed))
                 }
-                ClientMessage::Join(_) => self.outbox.push_error(
+                ClientMessage::Join(_) => self.error(
                     ErrorCode::AlreadyJoined,
                     "this connection has joined already",
                 ),
@@ -158,19 +180,19 @@ impl Connection {
                 "this server speaks protocol {}.x, the client {}",
                 PROTOCOL_VERSION.major, join.version
             );
-            self.outbox.fail(ErrorCode::UnsupportedVersion, &message);
+            self.fatal(ErrorCode::UnsupportedVersion, &message);
             return None;
         }
         let name = match self.check_login(&join) {
             Ok(name) => name,
             Err(reason) => {
-                self.outbox.fail(ErrorCode::LoginRefused, reason);
+                self.fatal(ErrorCode::LoginRefused, reason);
                 return None;
             }
         };
         let Some(office) = self.ctx.offices.get(&join.office).map(|o| o.clone()) else {
             let shown: String = join.office.chars().take(64).collect();
-            self.outbox.fail(
+            self.fatal(
                 ErrorCode::UnknownOffice,
                 &format!("no office has the id '{shown}'"),
             );
@@ -186,7 +208,7 @@ impl Connection {
         };
         let asked = tokio::time::timeout(JOIN_WAIT, office.inbox.send(command)).await;
         if !matches!(asked, Ok(Ok(()))) {
-            self.outbox.fail(
+            self.fatal(
                 ErrorCode::Full,
                 "the office is too busy to take anyone in; try again",
             );
@@ -199,7 +221,7 @@ impl Connection {
                 input,
             }),
             Ok(Ok(Err((code, message)))) => {
-                self.outbox.fail(code, &message);
+                self.fatal(code, &message);
                 None
             }
             _ => {
@@ -253,11 +275,11 @@ impl Connection {
                 received = self.stream.next() => received,
                 _ = self.outbox.closed() => return None,
                 _ = self.ctx.shutdown.cancelled() => {
-                    self.outbox.fail(ErrorCode::ShuttingDown, "the server is shutting down");
+                    self.fatal(ErrorCode::ShuttingDown, "the server is shutting down");
                     return None;
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => {
-                    self.outbox.fail(ErrorCode::JoinTimeout, "no Join arrived in time");
+                    self.fatal(ErrorCode::JoinTimeout, "no Join arrived in time");
                     return None;
                 }
             };
@@ -266,19 +288,20 @@ impl Connection {
                 Some(Err(e)) => {
                     tracing::debug!(peer = %self.peer, cause = %e, "socket failed");
                     let message = format!("the WebSocket layer refused the data: {e}");
-                    self.outbox.fail(ErrorCode::FrameTooLarge, &message);
+                    self.fatal(ErrorCode::FrameTooLarge, &message);
                     return None;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Text(_))) => None,
                 Some(Ok(Message::Binary(bytes))) => Some(bytes),
             };
+            self.ctx.metrics.frames_received.inc();
             if !self.bucket.try_take(Instant::now().into_std()) {
                 self.rate_limited();
                 continue;
             }
             let Some(bytes) = frame else {
-                self.outbox.push_error(
+                self.error(
                     ErrorCode::TextFrame,
                     "send binary MessagePack frames, not text",
                 );
@@ -290,20 +313,32 @@ impl Connection {
                     "a frame may hold at most {max} bytes; this one held {}",
                     bytes.len()
                 );
-                self.outbox.fail(ErrorCode::FrameTooLarge, &message);
+                self.fatal(ErrorCode::FrameTooLarge, &message);
                 return None;
             }
             match ClientMessage::decode(&bytes) {
                 Ok(message) => return Some(message),
-                Err(DecodeError::UnknownMessage(tag)) => self.outbox.push_error(
+                Err(DecodeError::UnknownMessage(tag)) => self.error(
                     ErrorCode::UnknownMessage,
                     &format!("unknown message type {tag}"),
                 ),
                 Err(e @ DecodeError::Malformed(_)) => {
-                    self.outbox.push_error(ErrorCode::Malformed, &e.to_string())
+                    self.error(ErrorCode::Malformed, &e.to_string())
                 }
             }
         }
+    }
+
+    /// Sends an error frame; the connection goes on.
+    fn error(&self, code: ErrorCode, message: &str) {
+        self.ctx.metrics.error(code);
+        self.outbox.push_error(code, message);
+    }
+
+    /// Sends an error frame and closes the connection.
+    fn fatal(&self, code: ErrorCode, message: &str) {
+        self.ctx.metrics.error(code);
+        self.outbox.fail(code, message);
     }
 
     /// Tells the client it is being rate limited, at most once a second.
@@ -314,7 +349,7 @@ impl Connection {
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
         {
             self.last_rate_error = Some(now);
-            self.outbox.push_error(
+            self.error(
                 ErrorCode::RateLimited,
                 "too many messages; some were dropped",
             );

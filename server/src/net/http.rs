@@ -23,6 +23,7 @@ pub fn router(ctx: Arc<ServerContext>) -> Router {
     Router::new()
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/maps/{id}", get(map))
         .nest_service("/assets", assets)
         .with_state(ctx)
@@ -73,6 +74,11 @@ async fn healthz(State(ctx): State<Arc<ServerContext>>) -> Json<serde_json::Valu
         "offices": offices,
         "refused_maps": refused,
     }))
+}
+
+async fn metrics(State(ctx): State<Arc<ServerContext>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], ctx.metrics.render()).into_response()
 }
 
 async fn map(State(ctx): State<Arc<ServerContext>>, Path(id): Path<String>) -> Response {

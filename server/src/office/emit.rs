@@ -13,7 +13,9 @@ use metaoffice_protocol::{AvatarSnapshot, ServerMessage, TickFrame, TickFrameBui
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::interest::{Cell, CellIndex, Seen, ViewRect};
-use super::network::{Arrivals, Departed, Departures, OfficeView, Viewer, resync};
+use super::network::{
+    Arrivals, Departed, Departures, OfficeMetrics, OfficeView, SendPolicy, Viewer, resync,
+};
 use super::outbox::PushError;
 use super::sim::{Avatar, TickCount, TickEvents};
 use crate::movement::{MoveEvent, Walker};
@@ -57,7 +59,7 @@ fn snapshot_of(world: &World, entity: Entity) -> Option<AvatarSnapshot> {
 fn gather_changes(world: &mut World) -> TickChanges {
     let tick = world.resource::<TickCount>().0;
     let departures = std::mem::take(&mut world.resource_mut::<Departures>().0);
-    let mut events = world.resource::<TickEvents>().0.clone();
+    let mut events = std::mem::take(&mut world.resource_mut::<TickEvents>().events);
     // Stable: a fast avatar's two steps keep their order.
     events.sort_by_key(MoveEvent::avatar);
     let view = world.resource::<OfficeView>().0.clone();
@@ -208,7 +210,28 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
 /// Emit phase: one frame per view, the same bytes for every client that
 /// shares it; clients whose outbox is full get a snapshot instead.
 pub fn emit_frames(world: &mut World) {
+    let tick = world.resource::<TickCount>().0;
+    let population = world.resource::<super::sim::JoinOrder>().0.len();
+    let interval = world.resource_mut::<SendPolicy>().interval(population);
+    let metrics = world.resource::<OfficeMetrics>().clone();
+    metrics
+        .metrics
+        .ticks_per_frame
+        .get_or_create(&metrics.label)
+        .set(interval as i64);
+    if (tick + 1) % interval != 0 {
+        // Batching: this tick's events go out with the next one's.
+        world.resource_mut::<TickEvents>().carry = true;
+        return;
+    }
+    world.resource_mut::<TickEvents>().carry = false;
     let changes = gather_changes(world);
+    world.resource_mut::<Arrivals>().0.clear();
+    let encoded = metrics
+        .metrics
+        .frames_encoded
+        .get_or_create(&metrics.label)
+        .clone();
     let view = world.resource::<OfficeView>().0.clone();
     let mut groups: FxHashMap<Cell, Vec<Entity>> = FxHashMap::default();
     let mut moved_views = Vec::new();
@@ -238,6 +261,7 @@ pub fn emit_frames(world: &mut World) {
         let frame = build_frame(world, &changes, rect, rect);
         if !frame.is_empty() {
             let bytes = Bytes::from(ServerMessage::Tick(frame).encode());
+            encoded.inc();
             for &entity in members {
                 send(world, entity, &bytes);
             }
@@ -246,6 +270,7 @@ pub fn emit_frames(world: &mut World) {
     for &(entity, old, new) in &moved_views {
         let frame = build_frame(world, &changes, view.view(old), view.view(new));
         if !frame.is_empty() {
+            encoded.inc();
             send(
                 world,
                 entity,

@@ -25,12 +25,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::map::OfficeMap;
+use crate::metrics::Metrics;
 use crate::movement::Rules;
 use emit::emit_frames;
 use interest::CellIndex;
 use network::{
-    Arrivals, Departures, Inbox, OfficeCommand, OfficeInfo, OfficeView, PublishedTick, ServerClock,
-    SpawnPoints, close_all, read_inputs, receive_commands,
+    Arrivals, Departures, Inbox, OfficeCommand, OfficeInfo, OfficeMetrics, OfficeView,
+    PublishedTick, SendPolicy, ServerClock, SpawnPoints, close_all, read_inputs, receive_commands,
 };
 use sim::{JoinOrder, OfficeSet, OfficeSim};
 
@@ -57,7 +58,12 @@ fn unix_ms() -> u64 {
 
 /// Builds the world of an office on `map`, ready to tick, and the handle
 /// through which connections reach it.
-pub fn build_office(id: &str, map: &OfficeMap, config: &Config) -> (OfficeSim, OfficeHandle) {
+pub fn build_office(
+    id: &str,
+    map: &OfficeMap,
+    config: &Config,
+    metrics: Arc<Metrics>,
+) -> (OfficeSim, OfficeHandle) {
     let o = &config.office;
     let rules = Rules {
         directions: o.directions,
@@ -93,6 +99,12 @@ pub fn build_office(id: &str, map: &OfficeMap, config: &Config) -> (OfficeSim, O
     sim.world.insert_resource(Departures::default());
     sim.world.insert_resource(OfficeView(config.view.clone()));
     sim.world.insert_resource(CellIndex::default());
+    sim.world.insert_resource(OfficeMetrics {
+        label: Metrics::office(id),
+        metrics,
+    });
+    sim.world
+        .insert_resource(SendPolicy::new(config.limits.batch_above_clients));
     sim.schedule_mut().add_systems(
         (receive_commands, read_inputs)
             .chain()
@@ -116,17 +128,22 @@ pub fn start_office(
     id: &str,
     map: &OfficeMap,
     config: &Config,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> OfficeHandle {
-    let (mut sim, handle) = build_office(id, map, config);
+    let (mut sim, handle) = build_office(id, map, config, metrics.clone());
     let population = handle.population.clone();
-    let o = &config.office;
-    let period = Duration::from_secs_f64(1.0 / f64::from(o.tick_hz));
+    let period = Duration::from_secs_f64(1.0 / f64::from(config.office.tick_hz));
     let office_id = id.to_owned();
+    let label = Metrics::office(id);
     tasks.spawn(async move {
         let mut interval = tokio::time::interval(period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let tick_seconds = metrics.tick_seconds.get_or_create(&label).clone();
+        let avatars = metrics.avatars.get_or_create(&label).clone();
+        let mut overruns = 0u64;
+        let mut last_report = std::time::Instant::now();
         tracing::info!(office = %office_id, "office open");
         loop {
             tokio::select! {
@@ -135,10 +152,18 @@ pub fn start_office(
                     let started = std::time::Instant::now();
                     sim.tick();
                     let took = started.elapsed();
+                    tick_seconds.observe(took.as_secs_f64());
+                    let count = sim.world.resource::<JoinOrder>().0.len();
+                    population.store(count, Ordering::Relaxed);
+                    avatars.set(count as i64);
                     if took > period {
-                        tracing::warn!(office = %office_id, took_ms = took.as_secs_f64() * 1000.0, "tick overran its period");
+                        overruns += 1;
                     }
-                    population.store(sim.world.resource::<JoinOrder>().0.len(), Ordering::Relaxed);
+                    if overruns > 0 && last_report.elapsed() >= Duration::from_secs(10) {
+                        tracing::warn!(office = %office_id, overruns, "ticks overran their period in the last 10 s");
+                        overruns = 0;
+                        last_report = std::time::Instant::now();
+                    }
                 }
                 _ = shutdown.cancelled() => break,
             }

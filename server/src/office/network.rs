@@ -18,6 +18,7 @@ use super::outbox::Outbox;
 use super::sim::{
     Avatar, Held, OfficeGrid, TickCount, TileReservations, despawn_avatar, spawn_avatar,
 };
+use crate::metrics::{Metrics, OfficeLabel};
 
 /// What connection tasks ask of an office.
 #[derive(Debug)]
@@ -107,6 +108,46 @@ pub struct Departed {
 /// Avatars that left since the last frame.
 #[derive(Resource, Default)]
 pub struct Departures(pub Vec<Departed>);
+
+/// The server's metrics, and this office's label in them.
+#[derive(Resource, Clone)]
+pub struct OfficeMetrics {
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
+    /// This office.
+    pub label: OfficeLabel,
+}
+
+/// How often frames go out: every tick, or every second tick once the office
+/// holds `batch_above` people or more (the cost of sending is per frame, so
+/// at thousands of clients halving the frame rate halves the send work;
+/// movement still runs at the full tick rate).
+#[derive(Resource, Debug, Clone)]
+pub struct SendPolicy {
+    batch_above: usize,
+    current: u64,
+}
+
+impl SendPolicy {
+    /// Batches two ticks per frame at `batch_above` people or more.
+    pub fn new(batch_above: usize) -> SendPolicy {
+        SendPolicy {
+            batch_above,
+            current: 1,
+        }
+    }
+
+    /// Ticks per frame for an office of `population`; it drops back to one
+    /// tick per frame only below 90 % of the threshold, so it does not flap.
+    pub fn interval(&mut self, population: usize) -> u64 {
+        if population >= self.batch_above {
+            self.current = 2;
+        } else if population.saturating_mul(10) < self.batch_above.saturating_mul(9) {
+            self.current = 1;
+        }
+        self.current
+    }
+}
 
 /// How far clients see in this office.
 #[derive(Resource, Clone)]
@@ -218,7 +259,6 @@ pub(super) fn leave(world: &mut World, entity: Entity) {
 
 /// Receive phase: drains the inbox without waiting.
 pub fn receive_commands(world: &mut World) {
-    world.resource_mut::<Arrivals>().0.clear();
     // Departures are not cleared here: emit takes them, and those recorded
     // after the last frame (clients dropped while emitting) go in the next.
     let tick = world.resource::<TickCount>().0;
@@ -264,6 +304,7 @@ pub fn read_inputs(mut avatars: Query<(&InputSlot, &mut Held)>) {
 pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
     let info = world.resource::<OfficeInfo>().clone();
     let view = world.resource::<OfficeView>().0.clone();
+    let metrics = world.resource::<OfficeMetrics>().clone();
     let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
     for &entity in lagging {
         let Some(anchor) = world.get::<Viewer>(entity).map(|v| v.anchor) else {
@@ -289,8 +330,10 @@ pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
             .resyncs
             .retain(|&t| t + info.resync_window_ticks > tick);
         viewer.resyncs.push(tick);
+        metrics.metrics.resyncs.inc();
         if viewer.resyncs.len() as u32 > info.max_resyncs {
             tracing::info!(tick, "dropping a client that cannot keep up");
+            metrics.metrics.error(ErrorCode::TooSlow);
             viewer.outbox.fail(
                 ErrorCode::TooSlow,
                 "the connection could not keep up with the office",
@@ -304,8 +347,10 @@ pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
 
 /// Closes every client's connection (the office is stopping).
 pub fn close_all(world: &mut World, code: ErrorCode, message: &str) {
+    let metrics = world.resource::<OfficeMetrics>().metrics.clone();
     let mut viewers = world.query::<&Viewer>();
     for viewer in viewers.iter(world) {
+        metrics.error(code);
         viewer.outbox.fail(code, message);
     }
 }

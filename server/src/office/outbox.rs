@@ -152,6 +152,18 @@ impl Outbox {
         self.len() == 0
     }
 
+    /// The next thing to send if one is ready, without waiting.
+    pub fn try_next(&self) -> Option<Outgoing> {
+        let mut queue = self.queue();
+        if let Some(frame) = queue.frames.pop_front() {
+            return Some(Outgoing::Frame(frame));
+        }
+        queue
+            .close
+            .take()
+            .map(|(code, reason)| Outgoing::Close(code, reason))
+    }
+
     /// The next thing to send; `None` once the close frame was handed out.
     pub async fn next(&self) -> Option<Outgoing> {
         loop {

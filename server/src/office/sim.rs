@@ -37,9 +37,14 @@ pub struct TileReservations(pub Reservations);
 #[derive(Resource, Default)]
 pub struct JoinOrder(pub Vec<Entity>);
 
-/// Steps and turns of the current tick.
+/// Steps and turns since clients were last told.
 #[derive(Resource, Default)]
-pub struct TickEvents(pub Vec<MoveEvent>);
+pub struct TickEvents {
+    /// The events, in the order they happened.
+    pub events: Vec<MoveEvent>,
+    /// Set while the emit phase batches ticks: keep this tick's events for the next frame.
+    pub carry: bool,
+}
 
 /// The tick about to run (before the schedule) or running (during it).
 #[derive(Resource, Default)]
@@ -93,12 +98,14 @@ fn hold_directions(
     mut events: ResMut<TickEvents>,
     mut avatars: Query<(&mut Walker, &Held)>,
 ) {
-    events.0.clear();
+    if !events.carry {
+        events.events.clear();
+    }
     let mut env = Surroundings {
         grid: &grid.0,
         reservations: &mut reservations.0,
         rules: &rules.0,
-        events: &mut events.0,
+        events: &mut events.events,
     };
     for &entity in &order.0 {
         if let Ok((mut walker, held)) = avatars.get_mut(entity)
@@ -123,7 +130,7 @@ fn advance_walkers(
         grid: &grid.0,
         reservations: &mut reservations.0,
         rules: &rules.0,
-        events: &mut events.0,
+        events: &mut events.events,
     };
     for &entity in &order.0 {
         if let Ok(mut walker) = walkers.get_mut(entity) {

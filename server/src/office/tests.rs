@@ -82,7 +82,12 @@ async fn a_client_that_falls_behind_gets_a_snapshot_then_is_dropped() {
     let mut config = Config::default();
     config.limits.max_resyncs = 2;
     config.limits.resync_window_ticks = 1000;
-    let (mut sim, handle) = build_office("test", &open_map(40, 3, vec![(0, 0), (0, 2)]), &config);
+    let (mut sim, handle) = build_office(
+        "test",
+        &open_map(40, 3, vec![(0, 0), (0, 2)]),
+        &config,
+        Default::default(),
+    );
     let slow = join(&mut sim, &handle, "Slow", 4);
     let walker = join(&mut sim, &handle, "Walker", 1000);
     walker.input.hold(Direction::Right);
@@ -133,7 +138,12 @@ async fn a_client_that_falls_behind_gets_a_snapshot_then_is_dropped() {
 
 #[tokio::test]
 async fn a_tap_between_two_ticks_still_makes_a_step() {
-    let (mut sim, handle) = build_office("test", &open_map(5, 5, vec![(2, 2)]), &Config::default());
+    let (mut sim, handle) = build_office(
+        "test",
+        &open_map(5, 5, vec![(2, 2)]),
+        &Config::default(),
+        Default::default(),
+    );
     let tapper = join(&mut sim, &handle, "Tapper", 64);
     tapper.input.hold(Direction::Up);
     tapper.input.release();
@@ -154,6 +164,7 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
         "test",
         &open_map(3, 1, vec![(0, 0), (1, 0)]),
         &Config::default(),
+        Default::default(),
     );
     let ada = join(&mut sim, &handle, "Ada", 64);
     let bob = join(&mut sim, &handle, "Bob", 64);
@@ -196,6 +207,16 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
 /// is heading, as the server does.
 #[tokio::test]
 async fn every_client_replays_exactly_what_is_in_its_view() {
+    replay_matches_the_server(usize::MAX, 1).await;
+}
+
+/// The same with frames batching two ticks (as in a crowded office).
+#[tokio::test]
+async fn every_client_replays_exactly_what_is_in_its_view_with_batched_frames() {
+    replay_matches_the_server(1, 2).await;
+}
+
+async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: u64) {
     use metaoffice_bots::OfficeView as Replay;
     use rand::{Rng, SeedableRng};
 
@@ -209,6 +230,7 @@ async fn every_client_replays_exactly_what_is_in_its_view() {
         ..Config::default()
     };
     config.office.speed = 7.0;
+    config.limits.batch_above_clients = batch_above_clients;
     let mut map = open_map(40, 30, (0..30).map(|i| (i % 40, (i * 7) % 30)).collect());
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _ in 0..120 {
@@ -224,11 +246,22 @@ async fn every_client_replays_exactly_what_is_in_its_view() {
             );
         }
     }
-    let (mut sim, handle) = build_office("test", &map, &config);
+    let (mut sim, handle) = build_office("test", &map, &config, Default::default());
     let mut clients = Vec::new();
     for i in 0..30 {
         let client = join(&mut sim, &handle, &format!("c{i}"), 10_000);
         clients.push((client, None::<Replay>));
+    }
+    // Everyone reads their welcome and what happened while the others joined.
+    for (client, replay) in &mut clients {
+        for outgoing in drain(&client.outbox).await {
+            let message = decode(&outgoing);
+            match (&message, replay.as_mut()) {
+                (ServerMessage::Welcome(w), _) => *replay = Some(Replay::from_welcome(w)),
+                (_, Some(r)) => assert!(r.apply(&message)),
+                (m, None) => panic!("frame before welcome: {m:?}"),
+            }
+        }
     }
     for tick in 0..400 {
         if tick % 7 == 0 {
@@ -242,15 +275,21 @@ async fn every_client_replays_exactly_what_is_in_its_view() {
             }
         }
         sim.tick();
+        if sim.tick_count() % ticks_per_frame != 0 {
+            // Mid-batch: nothing was sent this tick.
+            for (client, _) in &clients {
+                assert!(
+                    client.outbox.is_empty(),
+                    "no frame in the middle of a batch"
+                );
+            }
+            continue;
+        }
         let view = config.view.clone();
         for (client, replay) in &mut clients {
             for outgoing in drain(&client.outbox).await {
                 let message = decode(&outgoing);
-                match (&message, replay.as_mut()) {
-                    (ServerMessage::Welcome(w), _) => *replay = Some(Replay::from_welcome(w)),
-                    (_, Some(r)) => assert!(r.apply(&message)),
-                    (m, None) => panic!("frame before welcome: {m:?}"),
-                }
+                assert!(replay.as_mut().expect("welcomed").apply(&message));
             }
             let replay = replay.as_ref().expect("welcomed");
             let me = sim.walker(client.joined.entity).expect("avatar").clone();

@@ -1,0 +1,160 @@
+//! Prometheus metrics, served at `GET /metrics` in the OpenMetrics text format.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels naming an office.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OfficeLabel {
+    /// The office id.
+    pub office: String,
+}
+
+/// Labels naming an error code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    /// The error's stable name.
+    pub code: String,
+}
+
+fn tick_histogram() -> Histogram {
+    // 50 µs to about 400 ms.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.000_05, 2.0, 14,
+    ))
+}
+
+/// Every metric of the server.
+pub struct Metrics {
+    registry: Registry,
+    /// Time one tick took, per office.
+    pub tick_seconds: Family<OfficeLabel, Histogram, fn() -> Histogram>,
+    /// Avatars per office.
+    pub avatars: Family<OfficeLabel, Gauge>,
+    /// Ticks per frame sent (1 normally, 2 when the office batches under load).
+    pub ticks_per_frame: Family<OfficeLabel, Gauge>,
+    /// Frames encoded per office (one per view that saw something).
+    pub frames_encoded: Family<OfficeLabel, Counter>,
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// Frames written to sockets.
+    pub frames_sent: Counter,
+    /// Bytes of frames written to sockets.
+    pub bytes_sent: Counter,
+    /// Frames received from clients.
+    pub frames_received: Counter,
+    /// Times a client's outbox was full and its backlog replaced by a snapshot.
+    pub resyncs: Counter,
+    /// Error frames sent, by code.
+    pub errors: Family<CodeLabel, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::with_prefix("metaoffice");
+        let tick_seconds =
+            Family::<OfficeLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                tick_histogram,
+            );
+        let metrics = Metrics {
+            tick_seconds,
+            avatars: Family::default(),
+            ticks_per_frame: Family::default(),
+            frames_encoded: Family::default(),
+            connections: Gauge::default(),
+            frames_sent: Counter::default(),
+            bytes_sent: Counter::default(),
+            frames_received: Counter::default(),
+            resyncs: Counter::default(),
+            errors: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "tick_seconds",
+            "Time one office tick took",
+            metrics.tick_seconds.clone(),
+        );
+        registry.register("avatars", "Avatars in the office", metrics.avatars.clone());
+        registry.register(
+            "ticks_per_frame",
+            "Ticks each frame covers",
+            metrics.ticks_per_frame.clone(),
+        );
+        registry.register(
+            "frames_encoded",
+            "Frames encoded (one per view)",
+            metrics.frames_encoded.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            metrics.connections.clone(),
+        );
+        registry.register(
+            "frames_sent",
+            "Frames written to sockets",
+            metrics.frames_sent.clone(),
+        );
+        registry.register(
+            "bytes_sent",
+            "Bytes of frames written to sockets",
+            metrics.bytes_sent.clone(),
+        );
+        registry.register(
+            "frames_received",
+            "Frames received from clients",
+            metrics.frames_received.clone(),
+        );
+        registry.register(
+            "resyncs",
+            "Outbox overflows answered with a snapshot",
+            metrics.resyncs.clone(),
+        );
+        registry.register(
+            "errors",
+            "Error frames sent, by code",
+            metrics.errors.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts an error frame.
+    pub fn error(&self, code: metaoffice_protocol::ErrorCode) {
+        self.errors
+            .get_or_create(&CodeLabel {
+                code: code.name().to_owned(),
+            })
+            .inc();
+    }
+
+    /// The office's label.
+    pub fn office(id: &str) -> OfficeLabel {
+        OfficeLabel {
+            office: id.to_owned(),
+        }
+    }
+
+    /// Everything, in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
