@@ -219,7 +219,7 @@ pub fn emit_frames(world: &mut World) {
         .ticks_per_frame
         .get_or_create(&metrics.label)
         .set(interval as i64);
-    if (tick + 1) % interval != 0 {
+    if !(tick + 1).is_multiple_of(interval) {
         // Batching: this tick's events go out with the next one's.
         world.resource_mut::<TickEvents>().carry = true;
         return;

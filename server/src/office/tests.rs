@@ -275,7 +275,7 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
             }
         }
         sim.tick();
-        if sim.tick_count() % ticks_per_frame != 0 {
+        if !sim.tick_count().is_multiple_of(ticks_per_frame) {
             // Mid-batch: nothing was sent this tick.
             for (client, _) in &clients {
                 assert!(
