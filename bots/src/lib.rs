@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+pub mod behavior;
+pub mod run;
+pub mod stats;
+
 use futures_util::{SinkExt, StreamExt};
 use metaoffice_protocol::{
     AvatarSnapshot, ClientMessage, Direction, Hold, Join, PROTOCOL_VERSION, Ping, Release,
@@ -11,8 +15,9 @@ use metaoffice_protocol::{
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 /// What went wrong talking to the server.
 #[derive(Debug, thiserror::Error)]
@@ -43,13 +48,21 @@ pub enum Incoming {
 /// One WebSocket connection to a MetaOffice server.
 pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    last_frame_len: usize,
 }
 
 impl Client {
     /// Opens the WebSocket at `url` (`ws://host:port/ws`) without joining.
     pub async fn connect(url: &str) -> Result<Client, ClientError> {
-        let (socket, _) = connect_async(url).await?;
-        Ok(Client { socket })
+        // Small buffers: a load test runs thousands of these in one process.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0);
+        let (socket, _) = connect_async_with_config(url, Some(config), true).await?;
+        Ok(Client {
+            socket,
+            last_frame_len: 0,
+        })
     }
 
     /// Opens the WebSocket and joins `office` with the development login.
@@ -113,6 +126,7 @@ impl Client {
                 None => return Ok(Incoming::Closed(None)),
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(Message::Binary(bytes))) => {
+                    self.last_frame_len = bytes.len();
                     return Ok(Incoming::Message(ServerMessage::decode(&bytes)?));
                 }
                 Some(Ok(Message::Close(frame))) => {
@@ -123,6 +137,11 @@ impl Client {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+
+    /// Payload bytes of the last binary frame received.
+    pub fn last_frame_len(&self) -> usize {
+        self.last_frame_len
     }
 
     /// Closes the connection politely.

@@ -42,7 +42,8 @@ async fn websocket(
     upgrade
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .write_buffer_size(0)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| {
             tasks.track_future(
                 async move { super::connection::serve(socket, ctx, peer, permit).await },
