@@ -21,6 +21,8 @@ pub enum Kind {
     Idle,
     /// Sends malformed and abusive traffic.
     Chaos,
+    /// Never moves.
+    Still,
 }
 
 /// What the bot should do now.
@@ -134,6 +136,7 @@ impl Behavior {
         rng: &mut StdRng,
     ) -> (Action, Duration) {
         match self.kind {
+            Kind::Still => (Action::Keep, Duration::from_secs(3600)),
             Kind::Wander | Kind::Chaos => self.wander(rng),
             Kind::Commute | Kind::Idle => match grid {
                 Some(grid) => self.commute(now, at, grid, places, rng),

@@ -20,6 +20,8 @@ enum Behavior {
     Idle,
     /// 40 % wander, 30 % commute, 30 % idle.
     Mixed,
+    /// Connected, standing still, never sending a move.
+    Still,
 }
 
 #[derive(Parser)]
@@ -76,6 +78,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Behavior::Commute => Mix::Commute,
             Behavior::Idle => Mix::Idle,
             Behavior::Mixed => Mix::Mixed,
+            Behavior::Still => Mix::Still,
         },
         seed: args.seed,
     };

@@ -29,6 +29,8 @@ pub enum Mix {
     Idle,
     /// 40 % wander, 30 % commute, 30 % idle.
     Mixed,
+    /// Connected, never moving.
+    Still,
 }
 
 impl Mix {
@@ -37,6 +39,7 @@ impl Mix {
             Mix::Wander => Kind::Wander,
             Mix::Commute => Kind::Commute,
             Mix::Idle => Kind::Idle,
+            Mix::Still => Kind::Still,
             Mix::Mixed => match i % 10 {
                 0..=3 => Kind::Wander,
                 4..=6 => Kind::Commute,
@@ -252,7 +255,7 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
             },
         ),
     };
-    let mut pending_echo: Option<Instant> = None;
+    let mut pending_echo: Option<(Instant, Direction)> = None;
     let mut next_act = Instant::now();
     let mut next_ping = Instant::now() + Duration::from_secs(2);
     let end = shared.end;
@@ -274,8 +277,8 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                     next_act = now + after;
                     let sent = match action {
                         Action::Hold(dir) => {
-                            if pending_echo.is_none() && echo_expected(&view, me, dir, grid) {
-                                pending_echo = Some(now);
+                            if pending_echo.is_none_or(|(_, d)| d != dir) && echo_expected(&view, me, dir, grid) {
+                                pending_echo = Some((now, dir));
                             }
                             client.hold(dir).await
                         }
@@ -306,11 +309,17 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                                         Stats::record(&mut stats.observe, (late.max(0.0) * 1000.0) as u64);
                                     }
                                 }
-                                if (steps.iter().any(|s| s.avatar == me) || turns.iter().any(|t| t.avatar == me))
-                                    && let Some(sent) = pending_echo.take()
-                                    && measuring
+                                let echoed = |dir| {
+                                    steps.iter().any(|s| s.avatar == me && s.dir == dir)
+                                        || turns.iter().any(|t| t.avatar == me && t.dir == dir)
+                                };
+                                if let Some((sent, dir)) = pending_echo
+                                    && echoed(dir)
                                 {
-                                    Stats::record(&mut stats.echo, sent.elapsed().as_micros() as u64);
+                                    pending_echo = None;
+                                    if measuring {
+                                        Stats::record(&mut stats.echo, sent.elapsed().as_micros() as u64);
+                                    }
                                 }
                             }
                             ServerMessage::Snapshot(_) => stats.snapshots += 1,
@@ -329,9 +338,12 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                         if !view.apply(&message) {
                             *stats.errors.entry(ErrorCode::Malformed.number()).or_default() += 1;
                         }
-                        // An echo that never comes (someone took the tile first) is dropped.
-                        if pending_echo.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) {
+                        // An echo that never comes (someone took the tile first) is counted as lost.
+                        if pending_echo.is_some_and(|(t, _)| t.elapsed() > Duration::from_secs(1)) {
                             pending_echo = None;
+                            if measuring {
+                                stats.echo_lost += 1;
+                            }
                         }
                     }
                     Ok(Incoming::Closed(reason)) => {

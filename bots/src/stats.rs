@@ -33,6 +33,8 @@ pub struct Stats {
     pub updates: u64,
     /// Snapshots received (the bot fell behind).
     pub snapshots: u64,
+    /// Inputs whose echo did not come within a second (the tile was taken meanwhile).
+    pub echo_lost: u64,
     /// Error frames by code.
     pub errors: BTreeMap<u16, u64>,
     /// Connections that ended before the run did, by reason.
@@ -52,6 +54,7 @@ impl Default for Stats {
             tick_bytes: 0,
             updates: 0,
             snapshots: 0,
+            echo_lost: 0,
             errors: BTreeMap::new(),
             disconnects: BTreeMap::new(),
         }
@@ -71,6 +74,7 @@ impl Stats {
         self.tick_bytes += other.tick_bytes;
         self.updates += other.updates;
         self.snapshots += other.snapshots;
+        self.echo_lost += other.echo_lost;
         for (code, n) in &other.errors {
             *self.errors.entry(*code).or_default() += n;
         }
@@ -129,6 +133,8 @@ pub struct Report {
     pub failed: u64,
     /// Input → own step echo.
     pub echo: Latency,
+    /// Inputs expected to echo that did not within a second.
+    pub echo_lost: u64,
     /// Server tick of a step → frame received.
     pub observe: Latency,
     /// Ping round trips.
@@ -166,6 +172,7 @@ impl Report {
             joined: good.joined,
             failed: good.failed,
             echo: Latency::of(&good.echo),
+            echo_lost: good.echo_lost,
             observe: Latency::of(&good.observe),
             ping: Latency::of(&good.ping),
             frames_per_client_s: good.frames as f64 / clients,
@@ -196,6 +203,7 @@ impl Report {
             self.bots, self.chaos_bots, self.joined, self.failed, self.seconds
         );
         out += &l("input -> own echo", &self.echo);
+        out += &format!("{:<22} {} inputs expected to echo did not within 1 s\n", "", self.echo_lost);
         out += &l("step -> observer", &self.observe);
         out += &l("ping round trip", &self.ping);
         out += &format!(

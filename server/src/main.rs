@@ -102,6 +102,8 @@ fn simulate(scenario: PathBuf) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    // Thousands of sockets: raise the open-files soft limit to the hard limit.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let result = match cli.command {
         Some(Command::Simulate { scenario }) => simulate(scenario),
         Some(Command::Serve(args)) => run_async(serve(args)),
