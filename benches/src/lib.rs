@@ -23,7 +23,8 @@ pub fn office_map(width: u32, height: u32) -> Value {
             // Room walls every 24 columns and 16 rows, open for 4 tiles in every 8.
             let room_wall = (x % 24 == 0 && y % 8 >= 4) || (y % 16 == 0 && x % 8 >= 4);
             // Desks: 2 × 3 blocks inside each room, with two-tile aisles.
-            let desk = (x % 24) % 6 >= 2 && (x % 24) % 6 <= 3 && (y % 16) % 5 >= 2 && (y % 16) % 5 <= 4;
+            let desk =
+                (x % 24) % 6 >= 2 && (x % 24) % 6 <= 3 && (y % 16) % 5 >= 2 && (y % 16) % 5 <= 4;
             if edge {
                 floor[i] = 0;
                 walls[i] = WALL;

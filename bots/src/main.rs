@@ -10,6 +10,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use metaoffice_bots::run::{Mix, Progress, Settings, run};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Behavior {
     /// Hold random directions, pause, turn.

@@ -203,7 +203,10 @@ impl Report {
             self.bots, self.chaos_bots, self.joined, self.failed, self.seconds
         );
         out += &l("input -> own echo", &self.echo);
-        out += &format!("{:<22} {} inputs expected to echo did not within 1 s\n", "", self.echo_lost);
+        out += &format!(
+            "{:<22} {} inputs expected to echo did not within 1 s\n",
+            "", self.echo_lost
+        );
         out += &l("step -> observer", &self.observe);
         out += &l("ping round trip", &self.ping);
         out += &format!(

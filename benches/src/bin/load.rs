@@ -19,7 +19,10 @@ use metaoffice_benches::{office_map, side_for};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
-#[command(name = "load", about = "End-to-end load benchmark of the MetaOffice server")]
+#[command(
+    name = "load",
+    about = "End-to-end load benchmark of the MetaOffice server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Workload,
@@ -40,10 +43,19 @@ enum Workload {
     Idle10k(RunArgs),
     /// (internal) a plain WebSocket server sending fixed frames at a fixed pace.
     #[command(hide = true)]
-    PlainServer { port: u16, frame_bytes: usize, interval_ms: u64 },
+    PlainServer {
+        port: u16,
+        frame_bytes: usize,
+        interval_ms: u64,
+    },
     /// (internal) clients of the plain server, counting frames.
     #[command(hide = true)]
-    PlainClients { url: String, count: usize, ramp: f64, duration: f64 },
+    PlainClients {
+        url: String,
+        count: usize,
+        ramp: f64,
+        duration: f64,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -70,11 +82,21 @@ struct Plan {
 }
 
 fn binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
-    let dir = std::env::current_exe()?.parent().context("no folder")?.to_owned();
+    let dir = std::env::current_exe()?
+        .parent()
+        .context("no folder")?
+        .to_owned();
     let (server, bots) = (dir.join("metaoffice"), dir.join("metaoffice-bots"));
     if !server.exists() || !bots.exists() {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "metaoffice-server", "-p", "metaoffice-bots"])
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "metaoffice-server",
+                "-p",
+                "metaoffice-bots",
+            ])
             .status()?;
         if !status.success() {
             bail!("building the server and bots failed");
@@ -84,17 +106,25 @@ fn binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut body = String::new();
     stream.read_to_string(&mut body)?;
-    Ok(body.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    Ok(body
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default())
 }
 
 /// CPU seconds and resident memory of a process, from /proc.
@@ -103,7 +133,13 @@ fn sample(pid: u32) -> Option<(f64, u64)> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let rss_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some((ticks / 100.0, rss_kb * 1024))
 }
 
@@ -134,7 +170,10 @@ impl Sampler {
     fn finish(self, from: Instant, to: Instant) -> (f64, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         let samples = self.handle.join().unwrap_or_default();
-        let window: Vec<_> = samples.iter().filter(|s| s.0 >= from && s.0 <= to).collect();
+        let window: Vec<_> = samples
+            .iter()
+            .filter(|s| s.0 >= from && s.0 <= to)
+            .collect();
         let cpu = match (window.first(), window.last()) {
             (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) / (b.0 - a.0).as_secs_f64(),
             _ => 0.0,
@@ -156,13 +195,29 @@ fn metric(metrics: &str, prefix: &str) -> f64 {
 /// Cumulative tick-duration buckets summed over offices: (le seconds, count).
 fn tick_buckets(metrics: &str) -> Vec<(f64, f64)> {
     let mut buckets: std::collections::BTreeMap<u64, f64> = Default::default();
-    for line in metrics.lines().filter(|l| l.starts_with("metaoffice_tick_seconds_bucket")) {
-        let Some(le) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
-        let le = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::INFINITY) };
-        let count: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("metaoffice_tick_seconds_bucket"))
+    {
+        let Some(le) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::INFINITY)
+        };
+        let count: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
         *buckets.entry(le.to_bits()).or_default() += count;
     }
-    let mut out: Vec<(f64, f64)> = buckets.into_iter().map(|(k, v)| (f64::from_bits(k), v)).collect();
+    let mut out: Vec<(f64, f64)> = buckets
+        .into_iter()
+        .map(|(k, v)| (f64::from_bits(k), v))
+        .collect();
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
     out
 }
@@ -170,10 +225,14 @@ fn tick_buckets(metrics: &str) -> Vec<(f64, f64)> {
 /// The 99th percentile tick time between two scrapes (bucket upper bound).
 fn tick_p99(before: &str, after: &str) -> f64 {
     let (a, b) = (tick_buckets(before), tick_buckets(after));
-    let diff: Vec<(f64, f64)> =
-        b.iter().map(|&(le, n)| (le, n - a.iter().find(|x| x.0 == le).map_or(0.0, |x| x.1))).collect();
+    let diff: Vec<(f64, f64)> = b
+        .iter()
+        .map(|&(le, n)| (le, n - a.iter().find(|x| x.0 == le).map_or(0.0, |x| x.1)))
+        .collect();
     let total = diff.last().map_or(0.0, |x| x.1);
-    diff.iter().find(|x| x.1 >= total * 0.99).map_or(f64::NAN, |x| x.0)
+    diff.iter()
+        .find(|x| x.1 >= total * 0.99)
+        .map_or(f64::NAN, |x| x.0)
 }
 
 fn wait_healthy(port: u16, server: &mut Child) -> anyhow::Result<()> {
@@ -197,16 +256,25 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     for i in 0..plan.offices {
         let id = format!("bench{i}");
-        std::fs::write(maps.path().join(format!("{id}.tmj")), serde_json::to_vec(&office_map(side, side))?)?;
+        std::fs::write(
+            maps.path().join(format!("{id}.tmj")),
+            serde_json::to_vec(&office_map(side, side))?,
+        )?;
         ids.push(id);
     }
     let total = plan.offices * plan.bots_per_office;
-    let (ramp, duration) = (args.ramp.unwrap_or(plan.ramp), args.duration.unwrap_or(plan.duration));
+    let (ramp, duration) = (
+        args.ramp.unwrap_or(plan.ramp),
+        args.duration.unwrap_or(plan.duration),
+    );
     let port = free_port()?;
     let mut server = Command::new(&server_bin)
         .env("METAOFFICE_LISTEN", format!("127.0.0.1:{port}"))
         .env("METAOFFICE_MAPS", maps.path())
-        .env("METAOFFICE_LIMITS__MAX_CONNECTIONS", (total + 1000).to_string())
+        .env(
+            "METAOFFICE_LIMITS__MAX_CONNECTIONS",
+            (total + 1000).to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()?;
@@ -214,8 +282,20 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     let server_sampler = Sampler::start(server.id());
     let report_path = maps.path().join("bots.json");
     let mut bots = Command::new(&bots_bin)
-        .args(["--url", &format!("ws://127.0.0.1:{port}/ws"), "--office", &ids.join(",")])
-        .args(["--count", &total.to_string(), "--ramp", &ramp.to_string(), "--duration", &duration.to_string()])
+        .args([
+            "--url",
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "--office",
+            &ids.join(","),
+        ])
+        .args([
+            "--count",
+            &total.to_string(),
+            "--ramp",
+            &ramp.to_string(),
+            "--duration",
+            &duration.to_string(),
+        ])
         .args(["--behavior", plan.behavior, "--report-json"])
         .arg(&report_path)
         .stdout(Stdio::null())
@@ -229,15 +309,22 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     let metrics_after = http_get(port, "/metrics")?;
     let measure_to = Instant::now();
     let bots_status = bots.wait()?;
-    let (server_cpu, server_peak, server_at_start) = server_sampler.finish(measure_from, measure_to);
+    let (server_cpu, server_peak, server_at_start) =
+        server_sampler.finish(measure_from, measure_to);
     let (bots_cpu, _, _) = bots_sampler.finish(measure_from, measure_to);
     let _ = server.kill();
     let _ = server.wait();
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).context("the bots wrote no report")?)?;
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report_path).context("the bots wrote no report")?)?;
     let window = (measure_to - measure_from).as_secs_f64();
-    let frames_sent = (metric(&metrics_after, "metaoffice_frames_sent_total") - metric(&metrics_before, "metaoffice_frames_sent_total")) / window;
-    let bytes_sent = (metric(&metrics_after, "metaoffice_bytes_sent_total") - metric(&metrics_before, "metaoffice_bytes_sent_total")) / window;
-    let ticks_per_frame = metric(&metrics_after, "metaoffice_ticks_per_frame") / plan.offices as f64;
+    let frames_sent = (metric(&metrics_after, "metaoffice_frames_sent_total")
+        - metric(&metrics_before, "metaoffice_frames_sent_total"))
+        / window;
+    let bytes_sent = (metric(&metrics_after, "metaoffice_bytes_sent_total")
+        - metric(&metrics_before, "metaoffice_bytes_sent_total"))
+        / window;
+    let ticks_per_frame =
+        metric(&metrics_after, "metaoffice_ticks_per_frame") / plan.offices as f64;
     let p99 = tick_p99(&metrics_before, &metrics_after);
     let frame_bytes = (bytes_sent / frames_sent.max(1.0)).round().max(1.0) as usize;
     let interval_ms = (50.0 * ticks_per_frame.max(1.0)).round() as u64;
@@ -273,22 +360,104 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
 fn print_table(f: &Value) {
     let b = &f["bots"];
     let rows = [
-        ("bots joined / failed", format!("{} / {}", b["joined"], b["failed"]), "all, 0"),
-        ("tick p99", format!("{:.2} ms", f["tick_p99_ms"].as_f64().unwrap_or(f64::NAN)), "<= 10 ms"),
-        ("input -> echo p99", format!("{:.1} ms", b["echo"]["p99_ms"].as_f64().unwrap_or(f64::NAN)), "<= 100 ms"),
-        ("step -> observer p99", format!("{:.1} ms", b["observe"]["p99_ms"].as_f64().unwrap_or(f64::NAN)), ""),
-        ("errors / disconnects", format!("{} / {}", b["errors"], b["disconnects"]), "none"),
-        ("bytes per avatar update", format!("{:.2}", b["bytes_per_update"].as_f64().unwrap_or(f64::NAN)), "<= 6"),
-        ("server peak RSS", format!("{:.0} MiB", f["server_peak_rss_mib"].as_f64().unwrap_or(f64::NAN)), "<= 1024 MiB"),
-        ("server RSS per connection", format!("{:.1} KiB", f["server_rss_per_connection_kib"].as_f64().unwrap_or(f64::NAN)), "<= 16 KiB (idle-10k)"),
-        ("server CPU", format!("{:.2} cores", f["server_cpu_cores"].as_f64().unwrap_or(f64::NAN)), ""),
-        ("bots CPU", format!("{:.2} cores", f["bots_cpu_cores"].as_f64().unwrap_or(f64::NAN)), ""),
+        (
+            "bots joined / failed",
+            format!("{} / {}", b["joined"], b["failed"]),
+            "all, 0",
+        ),
+        (
+            "tick p99",
+            format!("{:.2} ms", f["tick_p99_ms"].as_f64().unwrap_or(f64::NAN)),
+            "<= 10 ms",
+        ),
+        (
+            "input -> echo p99",
+            format!("{:.1} ms", b["echo"]["p99_ms"].as_f64().unwrap_or(f64::NAN)),
+            "<= 100 ms",
+        ),
+        (
+            "step -> observer p99",
+            format!(
+                "{:.1} ms",
+                b["observe"]["p99_ms"].as_f64().unwrap_or(f64::NAN)
+            ),
+            "",
+        ),
+        (
+            "errors / disconnects",
+            format!("{} / {}", b["errors"], b["disconnects"]),
+            "none",
+        ),
+        (
+            "bytes per avatar update",
+            format!("{:.2}", b["bytes_per_update"].as_f64().unwrap_or(f64::NAN)),
+            "<= 6",
+        ),
+        (
+            "server peak RSS",
+            format!(
+                "{:.0} MiB",
+                f["server_peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
+            ),
+            "<= 1024 MiB",
+        ),
+        (
+            "server RSS per connection",
+            format!(
+                "{:.1} KiB",
+                f["server_rss_per_connection_kib"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+            ),
+            "<= 16 KiB (idle-10k)",
+        ),
+        (
+            "server CPU",
+            format!(
+                "{:.2} cores",
+                f["server_cpu_cores"].as_f64().unwrap_or(f64::NAN)
+            ),
+            "",
+        ),
+        (
+            "bots CPU",
+            format!(
+                "{:.2} cores",
+                f["bots_cpu_cores"].as_f64().unwrap_or(f64::NAN)
+            ),
+            "",
+        ),
         ("ticks per frame", format!("{}", f["ticks_per_frame"]), ""),
-        ("frames sent", format!("{:.0}/s ({} B avg)", f["server_frames_per_s"].as_f64().unwrap_or(0.0), f["avg_frame_bytes"]), ""),
-        ("plain ceiling", format!("{:.0}/s ({:.2} cores)", f["plain_ceiling_frames_per_s"].as_f64().unwrap_or(0.0), f["plain_ceiling_cpu_cores"].as_f64().unwrap_or(0.0)), ""),
-        ("ratio of ceiling", format!("{:.2}", f["ratio_of_ceiling"].as_f64().unwrap_or(f64::NAN)), ""),
+        (
+            "frames sent",
+            format!(
+                "{:.0}/s ({} B avg)",
+                f["server_frames_per_s"].as_f64().unwrap_or(0.0),
+                f["avg_frame_bytes"]
+            ),
+            "",
+        ),
+        (
+            "plain ceiling",
+            format!(
+                "{:.0}/s ({:.2} cores)",
+                f["plain_ceiling_frames_per_s"].as_f64().unwrap_or(0.0),
+                f["plain_ceiling_cpu_cores"].as_f64().unwrap_or(0.0)
+            ),
+            "",
+        ),
+        (
+            "ratio of ceiling",
+            format!("{:.2}", f["ratio_of_ceiling"].as_f64().unwrap_or(f64::NAN)),
+            "",
+        ),
     ];
-    println!("{} ({} bots, {:.0} s measured)", f["workload"], f["bots"]["joined"], f["seconds_measured"].as_f64().unwrap_or(0.0));
+    println!(
+        "{} ({} bots, {:.0} s measured)",
+        f["workload"],
+        f["bots"]["joined"],
+        f["seconds_measured"].as_f64().unwrap_or(0.0)
+    );
     println!("{:<28} {:>28}  {}", "figure", "measured", "goal");
     for (name, value, goal) in rows {
         println!("{name:<28} {value:>28}  {goal}");
@@ -296,30 +465,49 @@ fn print_table(f: &Value) {
 }
 
 /// Frames per second a plain server delivers to `clients` at this pace.
-fn plain_ceiling(clients: usize, frame_bytes: usize, interval_ms: u64, ramp: f64, duration: f64) -> anyhow::Result<(f64, f64)> {
+fn plain_ceiling(
+    clients: usize,
+    frame_bytes: usize,
+    interval_ms: u64,
+    ramp: f64,
+    duration: f64,
+) -> anyhow::Result<(f64, f64)> {
     let me = std::env::current_exe()?;
     let port = free_port()?;
     let mut server = Command::new(&me)
-        .args(["plain-server", &port.to_string(), &frame_bytes.to_string(), &interval_ms.to_string()])
+        .args([
+            "plain-server",
+            &port.to_string(),
+            &frame_bytes.to_string(),
+            &interval_ms.to_string(),
+        ])
         .spawn()?;
     std::thread::sleep(Duration::from_millis(300));
     let sampler = Sampler::start(server.id());
     let output = Command::new(&me)
-        .args(["plain-clients", &format!("ws://127.0.0.1:{port}/"), &clients.to_string()])
+        .args([
+            "plain-clients",
+            &format!("ws://127.0.0.1:{port}/"),
+            &clients.to_string(),
+        ])
         .args([&ramp.to_string(), &duration.to_string()])
         .output()?;
     let from = Instant::now() - Duration::from_secs_f64(duration - 1.0);
     let (cpu, _, _) = sampler.finish(from, Instant::now());
     let _ = server.kill();
     let _ = server.wait();
-    let rate: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(0.0);
+    let rate: f64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
     Ok((rate, cpu))
 }
 
 async fn plain_server(port: u16, frame_bytes: usize, interval_ms: u64) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let frame = bytes::Bytes::from(vec![0x2a; frame_bytes]);
-    let clients: Arc<std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<bytes::Bytes>>>> = Arc::default();
+    let clients: Arc<std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<bytes::Bytes>>>> =
+        Arc::default();
     let pace = clients.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(interval_ms));
@@ -335,7 +523,9 @@ async fn plain_server(port: u16, frame_bytes: usize, interval_ms: u64) -> anyhow
         let (stream, _) = listener.accept().await?;
         let clients = clients.clone();
         tokio::spawn(async move {
-            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else { return };
+            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
             let (mut sink, mut source) = socket.split();
             let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
             if let Ok(mut list) = clients.lock() {
@@ -343,7 +533,11 @@ async fn plain_server(port: u16, frame_bytes: usize, interval_ms: u64) -> anyhow
             }
             tokio::spawn(async move { while source.next().await.is_some() {} });
             while let Some(frame) = rx.recv().await {
-                if sink.send(tokio_tungstenite::tungstenite::Message::Binary(frame)).await.is_err() {
+                if sink
+                    .send(tokio_tungstenite::tungstenite::Message::Binary(frame))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -362,7 +556,9 @@ async fn plain_clients(url: String, count: usize, ramp: f64, duration: f64) -> a
         let at = started + Duration::from_secs_f64(ramp * i as f64 / count.max(1) as f64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at.into()).await;
-            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else { return };
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else {
+                return;
+            };
             while let Ok(Some(Ok(_))) = tokio::time::timeout_at(end.into(), socket.next()).await {
                 if Instant::now() >= measure_from {
                     frames.fetch_add(1, Ordering::Relaxed);
@@ -380,17 +576,74 @@ async fn plain_clients(url: String, count: usize, ramp: f64, duration: f64) -> a
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
     match cli.command {
-        Workload::Office5k(args) => run(Plan { name: "office-5k", offices: 1, bots_per_office: 5000, behavior: "mixed", tiles_per_person: 20, ramp: 20.0, duration: 60.0 }, args),
-        Workload::Office1k(args) => run(Plan { name: "office-1k", offices: 1, bots_per_office: 1000, behavior: "mixed", tiles_per_person: 20, ramp: 5.0, duration: 20.0 }, args),
-        Workload::ManyOffices(args) => run(Plan { name: "many-offices", offices: 100, bots_per_office: 50, behavior: "mixed", tiles_per_person: 20, ramp: 20.0, duration: 60.0 }, args),
-        Workload::Idle10k(args) => run(Plan { name: "idle-10k", offices: 1, bots_per_office: 10_000, behavior: "still", tiles_per_person: 20, ramp: 30.0, duration: 30.0 }, args),
-        Workload::PlainServer { port, frame_bytes, interval_ms } => {
+        Workload::Office5k(args) => run(
+            Plan {
+                name: "office-5k",
+                offices: 1,
+                bots_per_office: 5000,
+                behavior: "mixed",
+                tiles_per_person: 20,
+                ramp: 20.0,
+                duration: 60.0,
+            },
+            args,
+        ),
+        Workload::Office1k(args) => run(
+            Plan {
+                name: "office-1k",
+                offices: 1,
+                bots_per_office: 1000,
+                behavior: "mixed",
+                tiles_per_person: 20,
+                ramp: 5.0,
+                duration: 20.0,
+            },
+            args,
+        ),
+        Workload::ManyOffices(args) => run(
+            Plan {
+                name: "many-offices",
+                offices: 100,
+                bots_per_office: 50,
+                behavior: "mixed",
+                tiles_per_person: 20,
+                ramp: 20.0,
+                duration: 60.0,
+            },
+            args,
+        ),
+        Workload::Idle10k(args) => run(
+            Plan {
+                name: "idle-10k",
+                offices: 1,
+                bots_per_office: 10_000,
+                behavior: "still",
+                tiles_per_person: 20,
+                ramp: 30.0,
+                duration: 30.0,
+            },
+            args,
+        ),
+        Workload::PlainServer {
+            port,
+            frame_bytes,
+            interval_ms,
+        } => {
             let _ = rlimit::increase_nofile_limit(u64::MAX);
             runtime()?.block_on(plain_server(port, frame_bytes, interval_ms))
         }
-        Workload::PlainClients { url, count, ramp, duration } => {
+        Workload::PlainClients {
+            url,
+            count,
+            ramp,
+            duration,
+        } => {
             let _ = rlimit::increase_nofile_limit(u64::MAX);
             runtime()?.block_on(plain_clients(url, count, ramp, duration))
         }

@@ -12,30 +12,41 @@ use bytes::Bytes;
 use metaoffice_protocol::{AvatarSnapshot, ServerMessage, TickFrame, TickFrameBuilder};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::interest::{Cell, CellIndex, Seen, ViewRect};
+use super::interest::{Cell, CellIndex, DenseCells, Seen, ViewRect};
 use super::network::{
     Arrivals, Departed, Departures, OfficeMetrics, OfficeView, SendPolicy, Viewer, resync,
 };
 use super::outbox::PushError;
-use super::sim::{Avatar, TickCount, TickEvents};
+use super::sim::{Avatar, OfficeGrid, TickCount, TickEvents};
 use crate::movement::{MoveEvent, Walker};
 
 /// An avatar that moved this tick: where clients saw it, where it is now.
 struct Mover {
+    id: u32,
     entity: Entity,
-    before: Seen,
-    now: Seen,
     /// Its events: a range of the sorted event list.
     events: std::ops::Range<usize>,
+}
+
+/// A mover as listed in a cell: what visibility checks need, inline.
+#[derive(Clone, Copy)]
+struct CellMover {
+    index: u32,
+    before: Seen,
+    now: Seen,
 }
 
 /// Everything that changed this tick, indexed for building frames.
 struct TickChanges {
     tick: u64,
     events: Vec<MoveEvent>,
-    movers: FxHashMap<u32, Mover>,
-    /// Mover ids by the cell of their old tile and of their new tile.
-    mover_cells: FxHashMap<Cell, Vec<u32>>,
+    movers: Vec<Mover>,
+    /// Mover ids to their place in `movers`.
+    mover_index: FxHashMap<u32, u32>,
+    /// Movers by the cell of their old tile and of their new tile.
+    mover_cells: DenseCells<CellMover>,
+    /// Movers' positions, for updating the cell index afterwards.
+    moved: Vec<(Entity, Seen, Seen)>,
     arrivals: Vec<(u32, Seen, AvatarSnapshot)>,
     arrival_ids: FxHashSet<u32>,
     departures: Vec<Departed>,
@@ -86,8 +97,11 @@ fn gather_changes(world: &mut World) -> TickChanges {
     }
     // Movers: avatars with events, and those whose tiles changed without one
     // (a step that ended with nothing held).
-    let mut movers: FxHashMap<u32, Mover> = FxHashMap::default();
-    let mut mover_cells: FxHashMap<Cell, Vec<u32>> = FxHashMap::default();
+    let mut movers: Vec<Mover> = Vec::new();
+    let mut mover_index: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut moved = Vec::new();
+    let grid = world.resource::<OfficeGrid>().0.clone();
+    let mut mover_cells = DenseCells::new(grid.width(), grid.height(), &view);
     let mut avatars = world.query::<(Entity, &Avatar, &Seen, &Walker)>();
     for (entity, avatar, &before, walker) in avatars.iter(world) {
         let now = seen_now(walker);
@@ -96,24 +110,26 @@ fn gather_changes(world: &mut World) -> TickChanges {
             continue;
         }
         let (from, to) = (view.cell_of(before.tile), view.cell_of(now.tile));
-        mover_cells.entry(from).or_default().push(avatar.id);
+        let index = movers.len() as u32;
+        let listed = CellMover { index, before, now };
+        mover_cells.push(from, listed);
         if to != from {
-            mover_cells.entry(to).or_default().push(avatar.id);
+            mover_cells.push(to, listed);
         }
-        movers.insert(
-            avatar.id,
-            Mover {
-                entity,
-                before,
-                now,
-                events,
-            },
-        );
+        mover_index.insert(avatar.id, index);
+        movers.push(Mover {
+            id: avatar.id,
+            entity,
+            events,
+        });
+        moved.push((entity, before, now));
     }
     TickChanges {
         tick,
         events,
         movers,
+        mover_index,
+        moved,
         mover_cells,
         arrivals,
         arrival_ids,
@@ -132,21 +148,21 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
         near.sort_unstable();
         near.dedup();
     }
-    let mut kept: Vec<u32> = Vec::new();
+    let mut kept: Vec<(u32, u32)> = Vec::new();
     for cell in &near {
-        for id in changes.mover_cells.get(cell).into_iter().flatten() {
-            let mover = &changes.movers[id];
-            let was = before.sees(mover.before.tile, mover.before.next);
-            let is = now.sees(mover.now.tile, mover.now.next);
+        for listed in changes.mover_cells.get(*cell) {
+            let was = before.sees(listed.before.tile, listed.before.next);
+            let is = now.sees(listed.now.tile, listed.now.next);
+            let mover = &changes.movers[listed.index as usize];
             match (was, is) {
-                (true, true) => kept.push(*id),
+                (true, true) => kept.push((mover.id, listed.index)),
                 (false, true) => {
                     if let Some(snapshot) = snapshot_of(world, mover.entity) {
                         frame.appeared(snapshot);
                     }
                 }
                 (true, false) => {
-                    frame.disappeared(*id);
+                    frame.disappeared(mover.id);
                 }
                 (false, false) => {}
             }
@@ -162,7 +178,7 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
                 else {
                     continue;
                 };
-                if changes.movers.contains_key(&avatar.id)
+                if changes.mover_index.contains_key(&avatar.id)
                     || changes.arrival_ids.contains(&avatar.id)
                 {
                     continue;
@@ -196,8 +212,8 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
     }
     kept.sort_unstable();
     kept.dedup();
-    for id in kept {
-        for event in &changes.events[changes.movers[&id].events.clone()] {
+    for (_, index) in kept {
+        for event in &changes.events[changes.movers[index as usize].events.clone()] {
             match *event {
                 MoveEvent::StepStarted { avatar, from, dir } => frame.step(avatar, from, dir),
                 MoveEvent::Turned { avatar, dir } => frame.turn(avatar, dir),
@@ -279,11 +295,7 @@ pub fn emit_frames(world: &mut World) {
         }
     }
     // Clients now know where the movers are.
-    let mut updates = Vec::with_capacity(changes.movers.len());
-    for mover in changes.movers.values() {
-        updates.push((mover.entity, mover.before, mover.now));
-    }
-    for (entity, before, now) in updates {
+    for &(entity, before, now) in &changes.moved {
         if let Some(mut seen) = world.get_mut::<Seen>(entity) {
             *seen = now;
         }

@@ -6,7 +6,6 @@
 //! once and the bytes shared.
 
 use bevy_ecs::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// How far clients see.
@@ -126,33 +125,81 @@ impl ViewConfig {
     }
 }
 
-/// Avatars by the cell of the tile they stood on at the end of the last tick.
-#[derive(Resource, Debug, Default)]
-pub struct CellIndex {
-    cells: FxHashMap<Cell, Vec<Entity>>,
+/// A list per cell of the map, stored densely: looking up a cell is an
+/// index, not a hash (the emit phase looks up dozens of cells per view).
+/// Cells off the map hold nothing.
+#[derive(Debug, Clone)]
+pub struct DenseCells<T> {
+    columns: i32,
+    rows: i32,
+    lists: Vec<Vec<T>>,
 }
 
+impl<T> DenseCells<T> {
+    /// Lists for every cell of a map of `width` × `height` tiles.
+    pub fn new(width: i32, height: i32, view: &ViewConfig) -> DenseCells<T> {
+        let columns = (width.max(0) + view.cell_tiles - 1) / view.cell_tiles;
+        let rows = (height.max(0) + view.cell_tiles - 1) / view.cell_tiles;
+        let lists = std::iter::repeat_with(Vec::new)
+            .take((columns * rows) as usize)
+            .collect();
+        DenseCells {
+            columns,
+            rows,
+            lists,
+        }
+    }
+
+    fn slot(&self, Cell(x, y): Cell) -> Option<usize> {
+        (x >= 0 && y >= 0 && x < self.columns && y < self.rows)
+            .then(|| (y * self.columns + x) as usize)
+    }
+
+    /// Adds to a cell's list (dropped for a cell off the map).
+    pub fn push(&mut self, cell: Cell, item: T) {
+        if let Some(i) = self.slot(cell) {
+            self.lists[i].push(item);
+        }
+    }
+
+    /// The list of a cell.
+    pub fn get(&self, cell: Cell) -> &[T] {
+        self.slot(cell).map_or(&[], |i| self.lists[i].as_slice())
+    }
+
+    /// The list of a cell, to change.
+    pub fn get_mut(&mut self, cell: Cell) -> Option<&mut Vec<T>> {
+        self.slot(cell).map(|i| &mut self.lists[i])
+    }
+}
+
+/// Avatars by the cell of the tile they stood on at the end of the last tick.
+#[derive(Resource, Debug)]
+pub struct CellIndex(DenseCells<Entity>);
+
 impl CellIndex {
+    /// An empty index for a map of `width` × `height` tiles.
+    pub fn new(width: i32, height: i32, view: &ViewConfig) -> CellIndex {
+        CellIndex(DenseCells::new(width, height, view))
+    }
+
     /// Records an avatar in a cell.
     pub fn insert(&mut self, cell: Cell, entity: Entity) {
-        self.cells.entry(cell).or_default().push(entity);
+        self.0.push(cell, entity);
     }
 
     /// Forgets an avatar in a cell.
     pub fn remove(&mut self, cell: Cell, entity: Entity) {
-        if let Some(list) = self.cells.get_mut(&cell) {
-            if let Some(i) = list.iter().position(|&e| e == entity) {
-                list.swap_remove(i);
-            }
-            if list.is_empty() {
-                self.cells.remove(&cell);
-            }
+        if let Some(list) = self.0.get_mut(cell)
+            && let Some(i) = list.iter().position(|&e| e == entity)
+        {
+            list.swap_remove(i);
         }
     }
 
     /// The avatars in a cell.
     pub fn get(&self, cell: Cell) -> &[Entity] {
-        self.cells.get(&cell).map_or(&[], Vec::as_slice)
+        self.0.get(cell)
     }
 }
 
@@ -202,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_index_forgets_what_it_removes() {
-        let mut index = CellIndex::default();
+        let mut index = CellIndex::new(16, 16, &ViewConfig::default());
         let (a, b) = (
             Entity::from_raw_u32(1).expect("id"),
             Entity::from_raw_u32(2).expect("id"),

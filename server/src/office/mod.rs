@@ -98,7 +98,11 @@ pub fn build_office(
     sim.world.insert_resource(Arrivals::default());
     sim.world.insert_resource(Departures::default());
     sim.world.insert_resource(OfficeView(config.view.clone()));
-    sim.world.insert_resource(CellIndex::default());
+    sim.world.insert_resource(CellIndex::new(
+        map.grid.width(),
+        map.grid.height(),
+        &config.view,
+    ));
     sim.world.insert_resource(OfficeMetrics {
         label: Metrics::office(id),
         metrics,
