@@ -458,7 +458,7 @@ fn print_table(f: &Value) {
         f["bots"]["joined"],
         f["seconds_measured"].as_f64().unwrap_or(0.0)
     );
-    println!("{:<28} {:>28}  {}", "figure", "measured", "goal");
+    println!("{:<28} {:>28}  goal", "figure", "measured");
     for (name, value, goal) in rows {
         println!("{name:<28} {value:>28}  {goal}");
     }
