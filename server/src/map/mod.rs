@@ -11,6 +11,7 @@
 //!
 //! [`check`] is the `check-map` command; [`watch`] watches the maps folder.
 
+pub mod check;
 mod collision;
 mod data;
 mod doc;
