@@ -8,6 +8,8 @@ pub mod network;
 pub mod outbox;
 pub mod sim;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -41,6 +43,9 @@ pub struct OfficeHandle {
     pub population: Arc<AtomicUsize>,
     /// The map as clients load it.
     pub client_map: Bytes,
+    /// The images the map's tilesets use, served at `/maps/{id}/{file}`:
+    /// `{file}` → the file on disk.
+    pub map_images: Arc<BTreeMap<String, PathBuf>>,
 }
 
 fn unix_ms() -> u64 {
@@ -104,6 +109,7 @@ pub fn start_office(
         tick: published.0.clone(),
         population: Arc::new(AtomicUsize::new(0)),
         client_map: map.client_json.clone(),
+        map_images: Arc::new(map.images.clone()),
     };
     let population = handle.population.clone();
     let period = Duration::from_secs_f64(1.0 / f64::from(o.tick_hz));
