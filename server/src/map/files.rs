@@ -2,6 +2,7 @@
 //! keeping them inside the drop folder when there is one, reading them with
 //! a size limit, and the image URLs clients fetch (`/maps/{id}/{file}`).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -23,6 +24,9 @@ pub(crate) struct MapFiles {
     pub images: BTreeMap<String, PathBuf>,
     /// Every file read (the map, tilesets, templates), normalized.
     pub read: Vec<PathBuf>,
+    /// Every file looked for, read or not (a missing tileset too): what the
+    /// map depends on, for the watcher.
+    pub wanted: RefCell<Vec<PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -78,6 +82,7 @@ impl MapFiles {
             root,
             images: BTreeMap::new(),
             read: Vec::new(),
+            wanted: RefCell::new(Vec::new()),
         }
     }
 
@@ -94,6 +99,13 @@ impl MapFiles {
         }
     }
 
+    fn want(&self, path: &Path) {
+        let mut wanted = self.wanted.borrow_mut();
+        if !wanted.iter().any(|p| p == path) {
+            wanted.push(path.to_owned());
+        }
+    }
+
     /// Resolves `reference` (a `what`, named in file `referrer`) against the
     /// folder `base`; refused when it leaves the drop folder.
     pub fn resolve(
@@ -105,6 +117,7 @@ impl MapFiles {
     ) -> Result<PathBuf, MapProblem> {
         let path = normalize(&base.join(reference));
         if self.inside_root(&path) {
+            self.want(&path);
             Ok(path)
         } else {
             Err(MapProblem::new(
@@ -126,6 +139,7 @@ impl MapFiles {
                 format!("the {what} is outside the maps folder"),
             ));
         }
+        self.want(&path);
         let bytes = read_limited(&path).map_err(|reason| {
             MapProblem::new(&path, format!("cannot read the {what}: {reason}"))
         })?;

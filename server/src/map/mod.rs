@@ -24,6 +24,7 @@ mod tileset;
 mod tmx;
 mod tmx_scan;
 mod tsx;
+pub mod watch;
 mod zones;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,16 @@ pub fn load_map(
     rule: &CollisionRule,
     root: Option<&Path>,
 ) -> Result<OfficeMap, MapError> {
+    load_tracked(path, rule, root).0
+}
+
+/// [`load_map`], with every file the map refers to (read or not, found or
+/// not), even when it is refused: what the watcher re-validates it for.
+pub(crate) fn load_tracked(
+    path: &Path,
+    rule: &CollisionRule,
+    root: Option<&Path>,
+) -> (Result<OfficeMap, MapError>, Vec<PathBuf>) {
     let mut files = MapFiles::new(path, root);
     let result = catch_unwind(AssertUnwindSafe(|| load(&mut files, rule))).unwrap_or_else(|_| {
         Err(MapError::single(
@@ -109,7 +120,8 @@ pub fn load_map(
             "the map could not be read (the reader failed on it); please report this map",
         ))
     });
-    result.map_err(|e| shown_as_given(e, &files.map_dir, path))
+    let result = result.map_err(|e| shown_as_given(e, &files.map_dir, path));
+    (result, files.wanted.take())
 }
 
 fn load(files: &mut MapFiles, rule: &CollisionRule) -> Result<OfficeMap, MapError> {
