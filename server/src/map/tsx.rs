@@ -169,10 +169,10 @@ pub(crate) fn tileset_json(
             t.insert("imagewidth".into(), json!(image.width));
             t.insert("imageheight".into(), json!(image.height));
         }
-        if tile.probability != 1.0 {
-            t.insert("probability".into(), json!(tile.probability));
+        // The crate lists every tile of an image tileset: keep those with data.
+        if t.len() > 1 {
+            tiles_out.push(Value::Object(t));
         }
-        tiles_out.push(Value::Object(t));
     }
     if !tiles_out.is_empty() {
         out.insert("tiles".into(), Value::Array(tiles_out));
