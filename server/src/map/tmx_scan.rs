@@ -52,6 +52,8 @@ struct Scanner<'a> {
     groups: Vec<String>,
     /// The tile layer being read: its flattened name, width and height.
     layer: Option<(String, u32, u32)>,
+    /// Whether that layer had a `<data>` element.
+    layer_has_data: bool,
     depth: usize,
 }
 
@@ -71,6 +73,7 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], budget: &mut TileBudget) -> Result
         },
         groups: Vec::new(),
         layer: None,
+        layer_has_data: false,
         depth: 0,
     };
     let mut seen_map = false;
@@ -96,10 +99,11 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], budget: &mut TileBudget) -> Result
                             number(e, b"width").unwrap_or(0),
                             number(e, b"height").unwrap_or(0),
                         );
+                        s.layer = Some((name, w, h));
+                        s.layer_has_data = false;
                         if empty {
-                            s.push_empty_layer(&name, w, h, budget)?;
-                        } else {
-                            s.layer = Some((name, w, h));
+                            s.push_empty_layer(budget)?;
+                            s.layer = None;
                         }
                     }
                     b"data" if !empty && s.layer.is_some() => {
@@ -119,7 +123,12 @@ pub(crate) fn scan(path: &Path, bytes: &[u8], budget: &mut TileBudget) -> Result
                     b"group" => {
                         s.groups.pop();
                     }
-                    b"layer" => s.layer = None,
+                    b"layer" => {
+                        if !s.layer_has_data {
+                            s.push_empty_layer(budget)?;
+                        }
+                        s.layer = None;
+                    }
                     _ => {}
                 }
             }
@@ -193,23 +202,16 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    /// A `<layer/>` without data: no tiles.
-    fn push_empty_layer(
-        &mut self,
-        name: &str,
-        w: u32,
-        h: u32,
-        budget: &mut TileBudget,
-    ) -> Result<(), MapError> {
+    /// The layer being read has no `<data>`: no tiles.
+    fn push_empty_layer(&mut self, budget: &mut TileBudget) -> Result<(), MapError> {
+        self.layer_has_data = true;
         if self.scan.infinite {
             self.scan.layers.push(TileData::Chunks(Vec::new()));
             return Ok(());
         }
-        self.layer = Some((name.to_owned(), w, h));
         let cells = self.check_layer_size()?;
         budget.take(cells as u64).map_err(|r| self.problem(r))?;
         self.scan.layers.push(TileData::Grid(vec![0; cells]));
-        self.layer = None;
         Ok(())
     }
 
@@ -276,6 +278,7 @@ impl Scanner<'_> {
     /// Reads a `<data>` element (its start tag read) and writes its
     /// uncompressed equivalent.
     fn read_data(&mut self, data: &BytesStart, budget: &mut TileBudget) -> Result<(), MapError> {
+        self.layer_has_data = true;
         let encoded = BytesStart::new("data").with_attributes([("encoding", "base64")]);
         if !self.scan.infinite {
             let cells = self.check_layer_size()?;
