@@ -101,6 +101,19 @@ fn gids_outside_every_tileset() {
         (Some("floor"), Some(1), Some(2))
     );
 
+    // A tile object, at its bottom-left tile.
+    let mut map = json_map(ROOM, Encoding::Array);
+    map["layers"][2]["objects"] =
+        json!([{"id": 4, "gid": 0x8000_0040u32, "x": 64, "y": 96, "width": 32, "height": 32}]);
+    let p = only_problem(
+        &refuse(&write_json(dir.path(), "obj.tmj", &map), None),
+        &["tile object 4", "GID 64"],
+    );
+    assert_eq!(
+        (p.layer.as_deref(), p.x, p.y),
+        (Some("zones"), Some(2), Some(2))
+    );
+
     // Not a number at all.
     let mut map = json_map(ROOM, Encoding::Array);
     map["layers"][0]["data"][3] = json!(-1);

@@ -112,6 +112,46 @@ pub(crate) fn gid_in_tilesets(tilesets: &[RawTileset], gid: u32) -> bool {
         .is_some_and(|t| t.has_tile(gid - t.firstgid))
 }
 
+/// Every tile object whose GID is in no tileset (its tile is the one its
+/// bottom-left corner is on).
+pub(crate) fn check_object_gids(
+    path: &Path,
+    doc: &Doc,
+    tilesets: &[RawTileset],
+) -> Result<(), MapError> {
+    let mut problems = Vec::new();
+    let (tw, th) = (
+        f64::from(doc.tile_width.max(1)),
+        f64::from(doc.tile_height.max(1)),
+    );
+    doc.visit_layers(|name, layer| {
+        let objects = layer.fields.get("objects").and_then(|o| o.as_array());
+        for object in objects.into_iter().flatten() {
+            let Some(raw) = object.get("gid").and_then(|g| g.as_u64()) else {
+                continue;
+            };
+            let gid = u32::try_from(raw).unwrap_or(u32::MAX) & !GID_FLAG_BITS;
+            if gid != 0 && !gid_in_tilesets(tilesets, gid) {
+                let at = |key: &str, size: f64| {
+                    (object.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) / size).floor() as i64
+                };
+                let id = object.get("id").and_then(|v| v.as_u64()).unwrap_or(0);
+                problems.push(
+                    MapProblem::new(
+                        path,
+                        format!(
+                            "tile object {id} uses GID {gid}, which is in no tileset of the map"
+                        ),
+                    )
+                    .in_layer(name)
+                    .at(at("x", tw), at("y", th) - 1),
+                );
+            }
+        }
+    });
+    MapError::from_problems(problems)
+}
+
 /// Every tile whose GID is in no tileset: the first of each layer, with how
 /// many more that layer has.
 pub(crate) fn check_gids(

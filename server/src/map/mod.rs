@@ -146,6 +146,7 @@ fn load(files: &mut MapFiles, rule: &CollisionRule) -> Result<OfficeMap, MapErro
         .map_err(|e| MapError::single(&map_path, format!("a tileset cannot be read: {e}")))?;
     let layers = collision::flatten_tile_layers(&map_path, &doc)?;
     collision::check_gids(&map_path, doc.width, &tilesets, &layers)?;
+    collision::check_object_gids(&map_path, &doc, &tilesets)?;
     let grid = collision_grid(doc.width, doc.height, &tilesets, &layers, rule);
     let (zones, spawns) = zones::read_zones(&map_path, &doc, &layers, &grid)?;
     let layer_names = layers.iter().map(|l| l.name.clone()).collect();

@@ -103,7 +103,12 @@ impl RawTileset {
     /// One past the largest GID this tileset may use.
     pub fn gid_end(&self) -> u32 {
         let by_count = self.tile_count.unwrap_or(0);
-        let by_tiles = self.tiles.iter().map(|t| t.id + 1).max().unwrap_or(0);
+        let by_tiles = self
+            .tiles
+            .iter()
+            .map(|t| t.id.saturating_add(1))
+            .max()
+            .unwrap_or(0);
         self.firstgid.saturating_add(by_count.max(by_tiles).max(1))
     }
 }

@@ -129,7 +129,7 @@ fn merge(
         let map_first = tilesets.firstgid_of(files, source)?;
         merged.insert(
             "gid".into(),
-            Value::from((map_first + local) | (gid & GID_FLAG_BITS)),
+            Value::from(map_first.saturating_add(local) | (gid & GID_FLAG_BITS)),
         );
     }
     for (key, value) in instance {

@@ -252,7 +252,7 @@ impl<I: Iterator<Item = TileData>> Converter<'_, I> {
                     self.tilesets.firstgid_of(self.files, &source)?
                 }
             };
-            let mut gid = first + tile.id();
+            let mut gid = first.saturating_add(tile.id());
             for (flag, bit) in [
                 (tile.flip_h, 0x8000_0000u32),
                 (tile.flip_v, 0x4000_0000),
