@@ -8,7 +8,7 @@ use std::time::Instant;
 use metaoffice_benches::{office_map, side_for};
 use metaoffice_protocol::Direction;
 use metaoffice_server::Config;
-use metaoffice_server::map::{CollisionRule, parse_map};
+use metaoffice_server::map::{CollisionRule, load_map};
 use metaoffice_server::office::build_office;
 use metaoffice_server::office::input::InputSlot;
 use metaoffice_server::office::network::OfficeCommand;
@@ -21,12 +21,10 @@ fn main() {
         .unwrap_or(5000);
     let side = side_for(clients, 20);
     let json = serde_json::to_vec(&office_map(side, side)).expect("json");
-    let map = parse_map(
-        std::path::Path::new("bench.tmj"),
-        &json,
-        &CollisionRule::office_default(),
-    )
-    .expect("map");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.tmj");
+    std::fs::write(&path, &json).expect("write map");
+    let map = load_map(&path, &CollisionRule::office_default(), None).expect("map");
     let (mut sim, handle) = build_office("bench", &map, &Config::default(), Arc::default());
     let mut seats = Vec::new();
     for i in 0..clients {

@@ -1,6 +1,5 @@
 //! Running many bots on one tokio runtime and gathering their measurements.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -8,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use metaoffice_protocol::{
     ClientMessage, Direction, ErrorCode, Hold, Join, PROTOCOL_VERSION, ServerMessage, Welcome,
 };
-use metaoffice_server::map::{CollisionRule, parse_map};
+use metaoffice_server::map::{CollisionRule, load_map};
 use metaoffice_server::movement::CollisionGrid;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -106,12 +105,15 @@ async fn fetch_map(url: &str, office: &str, rng: &mut StdRng) -> Option<(Collisi
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.ok()?;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let map = parse_map(
-        Path::new(office),
-        &response[split..],
-        &CollisionRule::office_default(),
-    )
-    .ok()?;
+    // The map loader reads files: keep the served copy in a temporary one.
+    let file = std::env::temp_dir().join(format!(
+        "metaoffice-bots-{}-{office}.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, &response[split..]).ok()?;
+    let map = load_map(&file, &CollisionRule::office_default(), None);
+    let _ = std::fs::remove_file(&file);
+    let map = map.ok()?;
     let free: Vec<(i32, i32)> = (0..map.grid.height())
         .flat_map(|y| (0..map.grid.width()).map(move |x| (x, y)))
         .filter(|&(x, y)| !map.grid.is_tile_blocked(x, y))

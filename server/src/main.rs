@@ -36,6 +36,19 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Check Tiled maps: a summary of each, or every problem. Exit status 0
+    /// only if every map is valid.
+    CheckMap {
+        /// One JSON object per map per line (JSON Lines).
+        #[arg(long)]
+        json: bool,
+        /// The one tile property that blocks (default: `ge_collide` or `collides`).
+        #[arg(long, value_name = "NAME")]
+        collision_property: Option<String>,
+        /// Map files, or folders of map files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Clone, Default)]
@@ -104,6 +117,21 @@ fn simulate(scenario: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs check-map; `Ok(false)` when a map was refused.
+fn check_map(
+    paths: &[PathBuf],
+    json: bool,
+    collision_property: Option<&str>,
+) -> anyhow::Result<bool> {
+    let ok = metaoffice_server::map::check::run_check(
+        paths,
+        json,
+        collision_property,
+        &mut std::io::stdout().lock(),
+    )?;
+    Ok(ok)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -111,6 +139,15 @@ fn main() -> ExitCode {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let result = match cli.command {
         Some(Command::Simulate { scenario }) => simulate(scenario),
+        Some(Command::CheckMap {
+            json,
+            collision_property,
+            paths,
+        }) => match check_map(&paths, json, collision_property.as_deref()) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Some(Command::Serve(args)) => run_async(serve(args)),
         None => run_async(serve(cli.serve)),
     };

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
-use crate::map::{CollisionRule, load_map};
+use crate::map::{CollisionRule, is_map_file, load_map};
 use crate::metrics::Metrics;
 use crate::office::{OfficeHandle, start_office};
 
@@ -67,14 +66,6 @@ pub fn office_collision_rule(config: &Config) -> CollisionRule {
     }
 }
 
-/// Whether `path` looks like a Tiled map the office loader reads.
-fn is_map_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("tmj" | "json")
-    )
-}
-
 /// Starts an office for every map in the maps folder; maps that fail are
 /// logged and listed in `refused_maps`.
 fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
@@ -92,7 +83,7 @@ fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
         let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
             continue;
         };
-        match load_map(&path, &rule) {
+        match load_map(&path, &rule, Some(dir)) {
             Ok(map) => {
                 let handle = start_office(
                     &id,

@@ -170,6 +170,7 @@ pub fn run_scenario(
             load_map(
                 &map_path,
                 &CollisionRule::only(&scenario.collision_property),
+                None,
             )?
             .grid
         }

@@ -143,7 +143,7 @@ fn grid_scenario(rng: &mut StdRng) -> Value {
 }
 
 fn map_scenario(rng: &mut StdRng, map: &Path) -> Value {
-    let grid = load_map(map, &CollisionRule::only("ge_collide"))
+    let grid = load_map(map, &CollisionRule::only("ge_collide"), None)
         .expect("shared map loads")
         .grid;
     let free: Vec<(i32, i32)> = (0..grid.height())

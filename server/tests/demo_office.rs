@@ -7,7 +7,9 @@ use metaoffice_server::map::{CollisionRule, load_map};
 #[test]
 fn the_demo_office_loads_with_spawns_walls_and_furniture() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../maps/demo.tmj");
-    let map = load_map(&path, &CollisionRule::office_default()).expect("the demo office loads");
+    let root = path.parent().map(Path::to_path_buf);
+    let map = load_map(&path, &CollisionRule::office_default(), root.as_deref())
+        .expect("the demo office loads");
     assert!(
         map.width >= 60 && map.height >= 40,
         "{}×{}",

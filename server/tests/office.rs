@@ -185,6 +185,32 @@ async fn http_serves_health_and_the_map() {
 }
 
 #[tokio::test]
+async fn http_serves_the_images_the_map_uses_and_nothing_else() {
+    let server = TestServer::start().await;
+    let (_, body) = http_get(&server.http_url("/maps/office")).await;
+    let map: serde_json::Value = serde_json::from_str(&body).expect("map json");
+    assert_eq!(map["tilesets"][0]["image"], "/maps/office/test.png");
+
+    // The route reads the file when asked: the image may arrive after the map.
+    let (status, _) = http_get(&server.http_url("/maps/office/test.png")).await;
+    assert_eq!(status, 404, "not there yet");
+    std::fs::write(server.maps.path().join("test.png"), b"PNG tiles").expect("write image");
+    std::fs::write(server.maps.path().join("other.png"), b"not used").expect("write image");
+    let (status, body) = http_get(&server.http_url("/maps/office/test.png")).await;
+    assert_eq!((status, body.as_str()), (200, "PNG tiles"));
+    for path in [
+        "/maps/office/other.png",
+        "/maps/office/office.tmj",
+        "/maps/office/../office.tmj",
+        "/maps/nowhere/test.png",
+    ] {
+        let (status, _) = http_get(&server.http_url(path)).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn shutdown_tells_every_client_and_closes() {
     let server = TestServer::start().await;
     let (mut ada, _) = server.join("Ada").await;

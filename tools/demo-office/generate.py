@@ -3,8 +3,8 @@
 
 Writes, deterministically (same bytes on every run):
 
-    assets/tiles/office.png   the tileset, 32x32 px tiles, drawn by this script
-    assets/tiles/office.tsj   the same tileset as an external Tiled tileset
+    maps/tiles/office.png     the tileset, 32x32 px tiles, drawn by this script
+    maps/tiles/office.tsj     the same tileset as an external Tiled tileset
                               (for editing in Tiled; the map embeds its own copy)
     maps/demo.tmj             the demo office map (Tiled 1.10 JSON, CSV layers)
 
@@ -34,8 +34,8 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TILESET_PNG = ROOT / "assets" / "tiles" / "office.png"
-TILESET_TSJ = ROOT / "assets" / "tiles" / "office.tsj"
+TILESET_PNG = ROOT / "maps" / "tiles" / "office.png"
+TILESET_TSJ = ROOT / "maps" / "tiles" / "office.tsj"
 MAP_TMJ = ROOT / "maps" / "demo.tmj"
 
 TILE = 32
@@ -1295,7 +1295,7 @@ def map_json(layers, o: Office, img_w, img_h):
         "renderorder": "right-down",
         "tiledversion": TILED_VERSION,
         "tileheight": TILE,
-        "tilesets": [tileset_json(img_w, img_h, "../assets/tiles/office.png", embedded=True)],
+        "tilesets": [tileset_json(img_w, img_h, "tiles/office.png", embedded=True)],
         "tilewidth": TILE,
         "type": "map",
         "version": "1.10",

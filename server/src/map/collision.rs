@@ -5,10 +5,12 @@ use std::path::Path;
 
 use metaoffice_protocol::Direction;
 use rustc_hash::FxHashMap;
-use serde_json::Value;
 
-use super::tiled::{GID_FLAG_BITS, Properties, RawLayer, RawMap, property, truthy};
-use super::{MapError, MapProblem};
+use super::doc::{Doc, DocLayer, TileData};
+use super::error::{MapError, MapProblem};
+use super::model::{
+    GID_FLAG_BITS, Properties, RawTileset, deserialize_properties, property, truthy,
+};
 use crate::movement::{CollisionGrid, TileCollision};
 
 /// grid-engine's char layer property.
@@ -38,144 +40,158 @@ impl CollisionRule {
     }
 }
 
-/// A tile layer with its GIDs (flip bits cleared), in map order.
+/// A tile layer with its GIDs (flip bits included), in map order.
 #[derive(Debug, Clone)]
-pub struct TileLayer {
+pub struct TileLayer<'a> {
     /// Name, `group/child` inside groups.
     pub name: String,
-    /// One GID per tile, row by row; 0 is no tile.
-    pub gids: Vec<u32>,
+    /// One GID per tile, row by row; 0 is no tile. Clear [`GID_FLAG_BITS`]
+    /// before looking a tile up.
+    pub gids: &'a [u32],
     /// The layer's properties.
     pub properties: Properties,
 }
 
-impl TileLayer {
+impl TileLayer<'_> {
     fn is_char_layer(&self) -> bool {
         property(&self.properties, CHAR_LAYER_PROPERTY).is_some_and(|v| !v.is_null())
     }
 }
 
-fn problem(path: &Path, layer: &str, reason: String) -> MapProblem {
-    MapProblem {
-        file: path.display().to_string(),
-        layer: Some(layer.to_owned()),
-        x: None,
-        y: None,
-        reason,
-    }
-}
-
 /// The tile layers, groups flattened depth first as Phaser names them.
-pub fn flatten_tile_layers(path: &Path, map: &RawMap) -> Result<Vec<TileLayer>, MapError> {
+pub(crate) fn flatten_tile_layers<'a>(
+    path: &Path,
+    doc: &'a Doc,
+) -> Result<Vec<TileLayer<'a>>, MapError> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
-    flatten_into(path, map, &map.layers, "", &mut out, &mut problems);
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(MapError(problems))
-    }
-}
-
-fn flatten_into(
-    path: &Path,
-    map: &RawMap,
-    layers: &[RawLayer],
-    prefix: &str,
-    out: &mut Vec<TileLayer>,
-    problems: &mut Vec<MapProblem>,
-) {
-    for layer in layers {
-        let name = format!("{prefix}{}", layer.name);
-        match layer.kind.as_str() {
-            "group" => flatten_into(path, map, &layer.layers, &format!("{name}/"), out, problems),
-            "tilelayer" => match read_gids(map, layer) {
-                Ok(gids) => out.push(TileLayer {
-                    name,
+    doc.visit_layers(|name, layer| {
+        if let Some(TileData::Grid(gids)) = &layer.tiles {
+            match layer_properties(layer) {
+                Ok(properties) => out.push(TileLayer {
+                    name: name.to_owned(),
                     gids,
-                    properties: layer.properties.clone(),
+                    properties,
                 }),
-                Err(reason) => problems.push(problem(path, &name, reason)),
-            },
-            _ => {}
+                Err(reason) => problems.push(MapProblem::new(path, reason).in_layer(name)),
+            }
         }
-    }
+    });
+    MapError::from_problems(problems)?;
+    Ok(out)
 }
 
-fn read_gids(map: &RawMap, layer: &RawLayer) -> Result<Vec<u32>, String> {
-    let expected = map.width as usize * map.height as usize;
-    if layer.width.unwrap_or(map.width) != map.width
-        || layer.height.unwrap_or(map.height) != map.height
-    {
-        return Err(format!(
-            "the layer is {}×{} tiles but the map is {}×{}",
-            layer.width.unwrap_or(0),
-            layer.height.unwrap_or(0),
-            map.width,
-            map.height
-        ));
+/// A layer's custom properties.
+pub(crate) fn layer_properties(layer: &DocLayer) -> Result<Properties, String> {
+    match layer.fields.get("properties") {
+        None => Ok(Vec::new()),
+        Some(v) => deserialize_properties(v)
+            .map_err(|e| format!("the layer's properties cannot be read: {e}")),
     }
-    let gids: Vec<u32> = match &layer.data {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_u64()
-                    .and_then(|g| u32::try_from(g).ok())
-                    .ok_or_else(|| format!("tile {i} of the layer data is {v}, not a tile GID"))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(Value::String(_)) => {
-            return Err(format!(
-                "{} layer data is not read yet; save the map with CSV layer format",
-                layer.encoding.as_deref().unwrap_or("encoded")
-            ));
-        }
-        None => return Err("the tile layer has no data".into()),
-        Some(other) => {
-            return Err(format!(
-                "the layer data is {other}, not a list of tile GIDs"
-            ));
-        }
-    };
-    if gids.len() != expected {
-        return Err(format!(
-            "the layer data holds {} tiles but the map is {}×{} = {expected}",
-            gids.len(),
-            map.width,
-            map.height
-        ));
-    }
-    Ok(gids.into_iter().map(|g| g & !GID_FLAG_BITS).collect())
 }
 
 /// Per-tile properties by GID, from the map's tilesets.
-fn tile_properties<'a>(
-    path: &Path,
-    map: &'a RawMap,
-) -> Result<FxHashMap<u32, &'a Properties>, MapError> {
+fn tile_properties(tilesets: &[RawTileset]) -> FxHashMap<u32, &Properties> {
     let mut table = FxHashMap::default();
-    for tileset in &map.tilesets {
-        if let Some(source) = &tileset.source {
-            return Err(MapError::single(
-                path,
-                format!(
-                    "external tileset '{source}' is not read yet; embed the tileset in the map"
-                ),
-            ));
-        }
+    for tileset in tilesets {
         for tile in &tileset.tiles {
             table
                 .entry(tileset.firstgid.saturating_add(tile.id))
                 .or_insert(&tile.properties);
         }
     }
-    Ok(table)
+    table
+}
+
+/// The tileset GID `gid` (flip bits cleared) belongs to, if any has the tile.
+pub(crate) fn gid_in_tilesets(tilesets: &[RawTileset], gid: u32) -> bool {
+    tilesets
+        .iter()
+        .filter(|t| t.firstgid <= gid)
+        .max_by_key(|t| t.firstgid)
+        .is_some_and(|t| t.has_tile(gid - t.firstgid))
+}
+
+/// Every tile object whose GID is in no tileset (its tile is the one its
+/// bottom-left corner is on).
+pub(crate) fn check_object_gids(
+    path: &Path,
+    doc: &Doc,
+    tilesets: &[RawTileset],
+) -> Result<(), MapError> {
+    let mut problems = Vec::new();
+    let (tw, th) = (
+        f64::from(doc.tile_width.max(1)),
+        f64::from(doc.tile_height.max(1)),
+    );
+    doc.visit_layers(|name, layer| {
+        let objects = layer.fields.get("objects").and_then(|o| o.as_array());
+        for object in objects.into_iter().flatten() {
+            let Some(raw) = object.get("gid").and_then(|g| g.as_u64()) else {
+                continue;
+            };
+            let gid = u32::try_from(raw).unwrap_or(u32::MAX) & !GID_FLAG_BITS;
+            if gid != 0 && !gid_in_tilesets(tilesets, gid) {
+                let at = |key: &str, size: f64| {
+                    (object.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) / size).floor() as i64
+                };
+                let id = object.get("id").and_then(|v| v.as_u64()).unwrap_or(0);
+                problems.push(
+                    MapProblem::new(
+                        path,
+                        format!(
+                            "tile object {id} uses GID {gid}, which is in no tileset of the map"
+                        ),
+                    )
+                    .in_layer(name)
+                    .at(at("x", tw), at("y", th) - 1),
+                );
+            }
+        }
+    });
+    MapError::from_problems(problems)
+}
+
+/// Every tile whose GID is in no tileset: the first of each layer, with how
+/// many more that layer has.
+pub(crate) fn check_gids(
+    path: &Path,
+    width: u32,
+    tilesets: &[RawTileset],
+    layers: &[TileLayer],
+) -> Result<(), MapError> {
+    let width = width.max(1) as usize;
+    let mut problems = Vec::new();
+    for layer in layers {
+        let mut bad = layer
+            .gids
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| (i, g & !GID_FLAG_BITS))
+            .filter(|&(_, g)| g != 0 && !gid_in_tilesets(tilesets, g));
+        if let Some((i, gid)) = bad.next() {
+            let more = bad.count();
+            let also = if more > 0 {
+                format!(" ({more} more tiles of this layer are in no tileset either)")
+            } else {
+                String::new()
+            };
+            problems.push(
+                MapProblem::new(
+                    path,
+                    format!("tile GID {gid} is in no tileset of the map{also}"),
+                )
+                .in_layer(&layer.name)
+                .at((i % width) as i64, (i / width) as i64),
+            );
+        }
+    }
+    MapError::from_problems(problems)
 }
 
 /// The layers that block avatars on the lowest char layer: up to and
 /// including the first layer with `ge_charLayer`, or every layer when none has it.
-fn collision_layers(layers: &[TileLayer]) -> &[TileLayer] {
+fn collision_layers<'a, 'b>(layers: &'b [TileLayer<'a>]) -> &'b [TileLayer<'a>] {
     match layers.iter().position(TileLayer::is_char_layer) {
         Some(i) => &layers[..=i],
         None => layers,
@@ -184,51 +200,25 @@ fn collision_layers(layers: &[TileLayer]) -> &[TileLayer] {
 
 /// The collision grid grid-engine computes for avatars on the lowest char layer.
 pub fn collision_grid(
-    path: &Path,
-    map: &RawMap,
+    width: u32,
+    height: u32,
+    tilesets: &[RawTileset],
     layers: &[TileLayer],
     rule: &CollisionRule,
-) -> Result<CollisionGrid, MapError> {
-    let props = tile_properties(path, map)?;
-    let last_gid = map
-        .tilesets
-        .iter()
-        .map(|t| {
-            t.tile_count
-                .map(|c| t.firstgid.saturating_add(c).saturating_sub(1))
-        })
-        .try_fold(0u32, |max, last| last.map(|l| max.max(l)));
-    let mut problems = Vec::new();
+) -> CollisionGrid {
+    let props = tile_properties(tilesets);
     let directional: Vec<String> = Direction::ALL
         .iter()
         .map(|d| format!("ge_collide_{}", d.name()))
         .collect();
     let relevant = collision_layers(layers);
-    let mut grid = CollisionGrid::open(map.width, map.height);
-    let width = map.width as usize;
-    for layer in layers {
-        if let Some(last) = last_gid
-            && let Some((i, gid)) = layer.gids.iter().enumerate().find(|&(_, &g)| g > last)
-        {
-            problems.push(MapProblem {
-                file: path.display().to_string(),
-                layer: Some(layer.name.clone()),
-                x: Some((i % width) as i64),
-                y: Some((i / width) as i64),
-                reason: format!(
-                    "tile GID {gid} is in no tileset (the last tileset ends at {last})"
-                ),
-            });
-        }
-    }
-    if !problems.is_empty() {
-        return Err(MapError(problems));
-    }
-    for i in 0..width * map.height as usize {
+    let mut grid = CollisionGrid::open(width, height);
+    let width = width as usize;
+    for i in 0..width * height as usize {
         let mut tile = TileCollision::default();
         let mut present = false;
         for layer in relevant {
-            let gid = layer.gids[i];
+            let gid = layer.gids[i] & !GID_FLAG_BITS;
             if gid == 0 {
                 continue;
             }
@@ -251,22 +241,5 @@ pub fn collision_grid(
         tile.blocked |= !present;
         grid.set((i % width) as i32, (i / width) as i32, tile);
     }
-    Ok(grid)
-}
-
-/// Tiles on layers named `start` or with `startLayer` set: where avatars appear.
-pub fn spawn_tiles(map: &RawMap, layers: &[TileLayer]) -> Vec<(i32, i32)> {
-    let width = map.width as usize;
-    let mut spawns = Vec::new();
-    for layer in layers {
-        let base = layer.name.rsplit('/').next().unwrap_or(&layer.name);
-        if base == "start" || property(&layer.properties, "startLayer").is_some_and(truthy) {
-            for (i, &gid) in layer.gids.iter().enumerate() {
-                if gid != 0 {
-                    spawns.push(((i % width) as i32, (i / width) as i32));
-                }
-            }
-        }
-    }
-    spawns
+    grid
 }

@@ -1,81 +1,57 @@
 //! Office maps: Tiled files read into what the office needs (the collision
-//! grid, spawn tiles) and what clients load (`GET /maps/{id}`).
+//! grid, zones, spawn tiles) and what clients load (`GET /maps/{id}`).
 //!
-//! Reading goes file → [`tiled::RawMap`] → flattened tile layers and tile
-//! properties → [`CollisionGrid`], the grid grid-engine would compute for the
-//! avatars' char layer.
+//! Reading goes file → normalized document ([`doc`]: Tiled JSON by [`json`],
+//! Tiled XML by [`tmx`] through the `tiled` crate; external tilesets and
+//! templates inlined, layer data decoded with bounded decompression, infinite
+//! maps made fixed-size) → typed views ([`model`]) → the [`CollisionGrid`]
+//! grid-engine would compute for the avatars' char layer ([`collision`]),
+//! zones and spawns ([`zones`]), and the client's JSON copy. Nothing is
+//! half-loaded: a map either loads whole or is refused with every problem.
+//!
+//! [`check`] is the `check-map` command; [`watch`] watches the maps folder.
 
+pub mod check;
 mod collision;
-pub mod tiled;
+mod data;
+mod doc;
+mod error;
+mod files;
+mod json;
+pub mod model;
+mod template;
+mod tileset;
+mod tmx;
+mod tmx_scan;
+mod tsx;
+pub mod watch;
+mod zones;
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::Deserialize as _;
 
-pub use collision::{CollisionRule, TileLayer, flatten_tile_layers};
+pub use collision::{CHAR_LAYER_PROPERTY, CollisionRule, TileLayer, collision_grid};
+pub use data::encode_base64;
+pub use error::{MapError, MapProblem};
+pub use zones::{MEETING_PROPERTIES, Zone, ZoneKind};
 
 use crate::movement::CollisionGrid;
+use data::TileBudget;
+use files::MapFiles;
+use model::RawTileset;
 
 /// Largest map accepted, in tiles per side.
 pub const MAX_SIDE: u32 = 4096;
 
-/// One thing wrong with a map, in a designer's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MapProblem {
-    /// The file at fault (the map or a file it refers to).
-    pub file: String,
-    /// The layer at fault, if one is.
-    pub layer: Option<String>,
-    /// Tile x, where it applies.
-    pub x: Option<i64>,
-    /// Tile y, where it applies.
-    pub y: Option<i64>,
-    /// What is wrong.
-    pub reason: String,
-}
+/// Largest file read (a map, tileset or template).
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-impl fmt::Display for MapProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(layer) = &self.layer {
-            write!(f, ", layer '{layer}'")?;
-        }
-        if let (Some(x), Some(y)) = (self.x, self.y) {
-            write!(f, ", tile ({x}, {y})")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
-}
-
-/// Why a map was refused: every problem found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct MapError(pub Vec<MapProblem>);
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl MapError {
-    fn single(file: &Path, reason: impl Into<String>) -> MapError {
-        MapError(vec![MapProblem {
-            file: file.display().to_string(),
-            layer: None,
-            x: None,
-            y: None,
-            reason: reason.into(),
-        }])
-    }
-}
+/// Most tiles all the tile layers of one map may hold together (4 bytes each).
+pub const MAX_TOTAL_TILES: u64 = 1 << 26;
 
 /// A map the office can run on.
 #[derive(Debug, Clone)]
@@ -90,70 +66,117 @@ pub struct OfficeMap {
     pub tile_width: u32,
     /// Tile height in pixels.
     pub tile_height: u32,
-    /// Names of the tile layers, flattened.
+    /// Tiled's tile coordinates of tile (0, 0): an infinite map is shifted
+    /// so that its tiles start at (0, 0); (0, 0) for fixed-size maps.
+    pub origin: (i32, i32),
+    /// Names of the tile layers, flattened (`group/child`).
     pub layers: Vec<String>,
     /// Blocking, for the avatars' char layer.
     pub grid: CollisionGrid,
-    /// Tiles where avatars appear (from a `start` layer), in reading order.
+    /// Tiles where avatars appear, free of collisions, in map order.
     pub spawns: Vec<(i32, i32)>,
-    /// The map as clients load it (Tiled JSON).
+    /// Meeting rooms, silent areas, spawn areas and named areas.
+    pub zones: Vec<Zone>,
+    /// The map as clients load it: Tiled JSON, tilesets embedded, plain
+    /// layer data, fixed size, image paths as `/maps/{id}/{file}` URLs.
     pub client_json: Bytes,
+    /// The images those URLs name: `{file}` → the file on disk.
+    pub images: BTreeMap<String, PathBuf>,
+    /// Every file read: the map, then its tilesets and templates.
+    pub files: Vec<PathBuf>,
 }
 
-/// Reads a map file.
-pub fn load_map(path: &Path, rule: &CollisionRule) -> Result<OfficeMap, MapError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| MapError::single(path, format!("cannot read the file: {e}")))?;
-    parse_map(path, &bytes, rule)
+/// Whether `path` names a Tiled map by its extension (`.tmj`, `.json`, `.tmx`).
+pub fn is_map_file(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["tmj", "json", "tmx"]
+            .iter()
+            .any(|m| e.eq_ignore_ascii_case(m))
+    })
 }
 
-/// Reads a map from the bytes of a Tiled JSON file found at `path`.
-pub fn parse_map(path: &Path, bytes: &[u8], rule: &CollisionRule) -> Result<OfficeMap, MapError> {
-    let raw: tiled::RawMap = serde_json::from_slice(bytes).map_err(|e| {
-        MapError::single(
+/// Reads the map at `path`. With a `root`, every file it refers to
+/// (tilesets, templates, images) must be inside that folder, as in an
+/// office's drop folder; `None` (check-map, scenarios) reads anything.
+pub fn load_map(
+    path: &Path,
+    rule: &CollisionRule,
+    root: Option<&Path>,
+) -> Result<OfficeMap, MapError> {
+    load_tracked(path, rule, root).0
+}
+
+/// [`load_map`], with every file the map refers to (read or not, found or
+/// not), even when it is refused: what the watcher re-validates it for.
+pub(crate) fn load_tracked(
+    path: &Path,
+    rule: &CollisionRule,
+    root: Option<&Path>,
+) -> (Result<OfficeMap, MapError>, Vec<PathBuf>) {
+    let mut files = MapFiles::new(path, root);
+    let result = catch_unwind(AssertUnwindSafe(|| load(&mut files, rule))).unwrap_or_else(|_| {
+        Err(MapError::single(
             path,
-            format!(
-                "not a Tiled JSON map: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    if let Some(orientation) = raw.orientation.as_deref()
-        && orientation != "orthogonal"
-    {
-        return Err(MapError::single(
-            path,
-            format!("the map is {orientation}; offices walk on orthogonal maps only"),
-        ));
-    }
-    if raw.width == 0 || raw.height == 0 || raw.width > MAX_SIDE || raw.height > MAX_SIDE {
-        return Err(MapError::single(
-            path,
-            format!(
-                "the map is {}×{} tiles; it must be 1 to {MAX_SIDE} tiles on each side",
-                raw.width, raw.height
-            ),
-        ));
-    }
-    if raw.infinite {
-        return Err(MapError::single(
-            path,
-            "infinite maps are not read yet; save the map as a fixed-size map",
-        ));
-    }
-    let layers = flatten_tile_layers(path, &raw)?;
-    let grid = collision::collision_grid(path, &raw, &layers, rule)?;
-    let spawns = collision::spawn_tiles(&raw, &layers);
+            "the map could not be read (the reader failed on it); please report this map",
+        ))
+    });
+    let result = result.map_err(|e| shown_as_given(e, &files.map_dir, path));
+    (result, files.wanted.take())
+}
+
+fn load(files: &mut MapFiles, rule: &CollisionRule) -> Result<OfficeMap, MapError> {
+    let map_path = files.map_path.clone();
+    let bytes = files.read_file(&map_path, "map")?;
+    let mut budget = TileBudget::default();
+    let is_tmx = map_path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tmx"));
+    let doc = if is_tmx {
+        tmx::read_tmx_map(files, &bytes, &mut budget)?
+    } else {
+        json::read_json_map(files, &bytes, &mut budget)?
+    };
+    drop(bytes);
+    doc.check_size(&map_path)?;
+    let tilesets = doc
+        .tilesets
+        .iter()
+        .map(RawTileset::deserialize)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MapError::single(&map_path, format!("a tileset cannot be read: {e}")))?;
+    let layers = collision::flatten_tile_layers(&map_path, &doc)?;
+    collision::check_gids(&map_path, doc.width, &tilesets, &layers)?;
+    collision::check_object_gids(&map_path, &doc, &tilesets)?;
+    let grid = collision_grid(doc.width, doc.height, &tilesets, &layers, rule);
+    let (zones, spawns) = zones::read_zones(&map_path, &doc, &layers, &grid)?;
+    let layer_names = layers.iter().map(|l| l.name.clone()).collect();
+    let client_json = serde_json::to_vec(&doc)
+        .map_err(|e| MapError::single(&map_path, format!("cannot write the client's copy: {e}")))?;
     Ok(OfficeMap {
-        path: path.to_owned(),
-        width: raw.width,
-        height: raw.height,
-        tile_width: raw.tile_width,
-        tile_height: raw.tile_height,
-        layers: layers.iter().map(|l| l.name.clone()).collect(),
+        path: map_path,
+        width: doc.width,
+        height: doc.height,
+        tile_width: doc.tile_width,
+        tile_height: doc.tile_height,
+        origin: doc.origin,
+        layers: layer_names,
         grid,
         spawns,
-        client_json: Bytes::copy_from_slice(bytes),
+        zones,
+        client_json: Bytes::from(client_json),
+        images: std::mem::take(&mut files.images),
+        files: std::mem::take(&mut files.read),
     })
+}
+
+/// Names files in problems as the caller named the map: files in the map's
+/// folder relative to the path given.
+fn shown_as_given(mut error: MapError, map_dir: &Path, given: &Path) -> MapError {
+    let given_dir = given.parent().unwrap_or(Path::new(""));
+    for problem in &mut error.0 {
+        if let Ok(relative) = Path::new(&problem.file).strip_prefix(map_dir) {
+            problem.file = given_dir.join(relative).display().to_string();
+        }
+    }
+    error
 }

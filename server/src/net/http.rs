@@ -1,5 +1,6 @@
 //! The HTTP routes: `/ws` (the office WebSocket), `/healthz`, `/maps/{id}`
-//! and the static `/assets`.
+//! with the images its tilesets use at `/maps/{id}/{file}`, and the static
+//! `/assets`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub fn router(ctx: Arc<ServerContext>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/maps/{id}", get(map))
+        .route("/maps/{id}/{*file}", get(map_image))
         .nest_service("/assets", assets)
         .with_state(ctx)
 }
@@ -98,5 +100,52 @@ async fn map(State(ctx): State<Arc<ServerContext>>, Path(id): Path<String>) -> R
             Json(json!({"error": format!("no office has the id '{id}'")})),
         )
             .into_response(),
+    }
+}
+
+fn not_found(what: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": what }))).into_response()
+}
+
+/// An image the office's map uses: only files its tilesets name, and only
+/// inside the maps folder.
+async fn map_image(
+    State(ctx): State<Arc<ServerContext>>,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    let Some(path) = ctx
+        .offices
+        .get(&id)
+        .and_then(|office| office.map_images.get(&file).cloned())
+    else {
+        return not_found(format!("the office '{id}' has no image '{file}'"));
+    };
+    let inside = match (
+        tokio::fs::canonicalize(&ctx.config.maps).await,
+        tokio::fs::canonicalize(&path).await,
+    ) {
+        (Ok(root), Ok(real)) => real.starts_with(root),
+        _ => false,
+    };
+    if !inside {
+        return not_found(format!("the office '{id}' has no image '{file}'"));
+    }
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, image_type(&file))], bytes).into_response(),
+        Err(_) => not_found(format!("the image '{file}' of office '{id}' is missing")),
+    }
+}
+
+/// The content type of an image file, by its extension.
+fn image_type(file: &str) -> &'static str {
+    let ext = file.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
     }
 }

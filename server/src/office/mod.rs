@@ -12,6 +12,8 @@ pub mod sim;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +50,9 @@ pub struct OfficeHandle {
     pub population: Arc<AtomicUsize>,
     /// The map as clients load it.
     pub client_map: Bytes,
+    /// The images the map's tilesets use, served at `/maps/{id}/{file}`:
+    /// `{file}` → the file on disk.
+    pub map_images: Arc<BTreeMap<String, PathBuf>>,
 }
 
 fn unix_ms() -> u64 {
@@ -123,6 +128,7 @@ pub fn build_office(
         tick: published.0.clone(),
         population: Arc::new(AtomicUsize::new(0)),
         client_map: map.client_json.clone(),
+        map_images: Arc::new(map.images.clone()),
     };
     (sim, handle)
 }

@@ -23,10 +23,14 @@ fn open_map(width: u32, height: u32, spawns: Vec<(i32, i32)>) -> OfficeMap {
         height,
         tile_width: 32,
         tile_height: 32,
+        origin: (0, 0),
         layers: vec!["floor".into()],
         grid: CollisionGrid::open(width, height),
         spawns,
+        zones: Vec::new(),
         client_json: Bytes::from_static(b"{}"),
+        images: Default::default(),
+        files: Vec::new(),
     }
 }
 
