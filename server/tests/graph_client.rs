@@ -154,19 +154,47 @@ async fn a_429_pauses_its_tenant_for_retry_after_and_no_other() {
     .expect("t2's meeting");
     assert!(other.created);
     assert_eq!(cloud.now(), t0);
+    // Another call of the paused tenant waits for the pause too: it ends up
+    // sleeping on the clock instead of reaching the fake.
+    let same_tenant = tokio::spawn({
+        let graph = graph.clone();
+        async move { graph.create_or_get("t1", "carol", &meeting("x3")).await }
+    });
+    let carol_calls = || {
+        cloud
+            .fake
+            .calls_to(Endpoint::CreateOrGet)
+            .into_iter()
+            .filter(|c| c.path.contains("/carol/"))
+            .count()
+    };
+    tokio::time::timeout(cloud::PATIENCE, async {
+        while cloud.clock.sleepers() < 2 && carol_calls() == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("carol's call either waits or is sent");
+    assert_eq!(carol_calls(), 0, "a call of the paused tenant was sent");
     let result = cloud
         .drive(throttled)
         .await
         .expect("task")
         .expect("t1's meeting after the pause");
     assert!(result.created);
+    cloud
+        .drive(same_tenant)
+        .await
+        .expect("task")
+        .expect("carol's meeting");
     let t1_calls: Vec<RecordedCall> = cloud
         .fake
         .calls_to(Endpoint::CreateOrGet)
         .into_iter()
-        .filter(|c| c.path.contains("/alice/"))
+        .filter(|c| c.tenant.as_deref() == Some("t1"))
         .collect();
-    assert_eq!(statuses(&t1_calls), [429, 201]);
+    assert_eq!(statuses(&t1_calls), [429, 201, 201]);
+    assert!(t1_calls[2].at >= t0 + Duration::from_secs(7));
     assert!(
         t1_calls[1].at >= t0 + Duration::from_secs(7),
         "retried at {:?}, before Retry-After ended at {:?}",
