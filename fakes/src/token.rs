@@ -33,11 +33,8 @@ pub(crate) async fn token(
     if let Some(response) = act_out(&state, &arrival, Shape::Aad, 200).await {
         return response;
     }
-    let (status, response) = match issue(&state, &tenant, &headers, &body) {
-        Ok(response) => (200, response),
-        Err((status, response)) => (status, response),
-    };
-    state.finish(arrival.index, status);
+    let response = issue(&state, &tenant, &headers, &body).unwrap_or_else(|refusal| *refusal);
+    state.finish(arrival.index, response.status().as_u16());
     response
 }
 
@@ -46,19 +43,17 @@ pub(crate) fn path_of(uri: &Uri) -> String {
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned())
 }
 
-type Refusal = (u16, Response);
+/// An error answer (boxed: it is large).
+type Refusal = Box<Response>;
 
 fn missing(state: &FakeState, name: &str) -> Refusal {
-    (
+    Box::new(aad_error(
+        state,
         400,
-        aad_error(
-            state,
-            400,
-            "invalid_request",
-            900_144,
-            &format!("The request body must contain the following parameter: '{name}'."),
-        ),
-    )
+        "invalid_request",
+        900_144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+    ))
 }
 
 fn issue(
@@ -72,16 +67,13 @@ fn issue(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form_encoded {
-        return Err((
+        return Err(Box::new(aad_error(
+            state,
             400,
-            aad_error(
-                state,
-                400,
-                "invalid_request",
-                900_561,
-                "The endpoint only accepts POST requests with a form-encoded body.",
-            ),
-        ));
+            "invalid_request",
+            900_561,
+            "The endpoint only accepts POST requests with a form-encoded body.",
+        )));
     }
     let form: HashMap<String, String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .map_err(|_| missing(state, "grant_type"))?
@@ -96,47 +88,38 @@ fn issue(
         .iter()
         .find(|a| &a.client_id == client_id)
     else {
-        return Err((
+        return Err(Box::new(aad_error(
+            state,
             400,
-            aad_error(
-                state,
-                400,
-                "unauthorized_client",
-                700_016,
-                &format!(
-                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
-                ),
+            "unauthorized_client",
+            700_016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
             ),
-        ));
+        )));
     };
     if field("client_secret") != Some(&app.client_secret) {
-        return Err((
+        return Err(Box::new(aad_error(
+            state,
             401,
-            aad_error(
-                state,
-                401,
-                "invalid_client",
-                7_000_215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
-            ),
-        ));
+            "invalid_client",
+            7_000_215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        )));
     }
     let scope = field("scope").ok_or_else(|| missing(state, "scope"))?;
     let user = match grant_type.as_str() {
         "client_credentials" => {
             if !scope.ends_with("/.default") {
-                return Err((
+                return Err(Box::new(aad_error(
+                    state,
                     400,
-                    aad_error(
-                        state,
-                        400,
-                        "invalid_scope",
-                        1_002_012,
-                        &format!(
-                            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-                        ),
+                    "invalid_scope",
+                    1_002_012,
+                    &format!(
+                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
                     ),
-                ));
+                )));
             }
             None
         }
@@ -150,30 +133,24 @@ fn issue(
                 .filter(|t| t.tenant == tenant)
                 .and_then(|t| t.user)
             else {
-                return Err((
+                return Err(Box::new(aad_error(
+                    state,
                     400,
-                    aad_error(
-                        state,
-                        400,
-                        "invalid_grant",
-                        50_013,
-                        "Assertion failed signature validation or is not within its valid time range.",
-                    ),
-                ));
+                    "invalid_grant",
+                    50_013,
+                    "Assertion failed signature validation or is not within its valid time range.",
+                )));
             };
             Some(user)
         }
         other => {
-            return Err((
+            return Err(Box::new(aad_error(
+                state,
                 400,
-                aad_error(
-                    state,
-                    400,
-                    "unsupported_grant_type",
-                    70_003,
-                    &format!("The app requested an unsupported grant type '{other}'."),
-                ),
-            ));
+                "unsupported_grant_type",
+                70_003,
+                &format!("The app requested an unsupported grant type '{other}'."),
+            )));
         }
     };
     let access_token = state.issue_token(tenant, client_id, user.as_deref());

@@ -134,10 +134,10 @@ async fn a_429_pauses_its_tenant_for_retry_after_and_no_other() {
     // Nobody moves the clock: wait (real time) for the 429 to be answered.
     let t0 = tokio::time::timeout(cloud::PATIENCE, async {
         loop {
-            if let Some(c) = cloud.fake.calls_to(Endpoint::CreateOrGet).first() {
-                if c.status == 429 {
-                    return c.at;
-                }
+            if let Some(c) = cloud.fake.calls_to(Endpoint::CreateOrGet).first()
+                && c.status == 429
+            {
+                return c.at;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
