@@ -327,11 +327,10 @@ fn over_limit(
 ) -> Option<u64> {
     let mut worst: Option<u64> = None;
     for limit in inner.limits.iter().filter(|l| l.counts(endpoint)) {
-        let start = now.saturating_sub(limit.window);
         let in_window: Vec<Duration> = inner
             .calls
             .iter()
-            .filter(|c| limit.counts(c.endpoint) && c.at > start && c.at <= now)
+            .filter(|c| limit.counts(c.endpoint) && c.at + limit.window > now && c.at <= now)
             .filter(|c| limit.scope == LimitScope::Global || c.tenant.as_deref() == tenant)
             .map(|c| c.at)
             .collect();
