@@ -152,7 +152,6 @@ impl GraphClient {
         organizer: &str,
         meeting: &CreateOrGet,
     ) -> Result<OnlineMeeting, GraphError> {
-        self.budgets().take_meeting(tenant, organizer)?;
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| GraphError::Request("graph.base_url cannot be a base".into()))?
@@ -188,6 +187,10 @@ impl GraphClient {
         // One more try with a fresh token if Graph says ours is not valid.
         for fresh_token in [false, true] {
             let token = self.tokens.app_token(tenant).await?;
+            if !fresh_token {
+                // Counted once the call is about to go, not per attempt.
+                self.budgets().take_meeting(tenant, organizer)?;
+            }
             let answer = self
                 .transport
                 .send(&call, |http| {

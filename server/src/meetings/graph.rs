@@ -1,7 +1,7 @@
 //! Teams meetings through Graph `onlineMeetings/createOrGet`.
 //!
 //! The organizer: for a meeting room, `[graph] room_organizer` in the
-//! request's tenant; for a group, the member with the smallest (tenant,
+//! request's tenant (or `[graph] tenant_id` for an office without one); for a group, the member with the smallest (tenant,
 //! oid). The call is made in the organizer's tenant, with the externalId of
 //! [`super::ids`], so Graph reuses the meeting of the same (tenant,
 //! organizer, externalId). Attendees are the other members.
@@ -17,6 +17,7 @@ use crate::graph::{CreateOrGet, GraphClient};
 pub struct GraphMeetings {
     client: Arc<GraphClient>,
     room_organizer: Option<String>,
+    default_tenant: Option<String>,
 }
 
 impl GraphMeetings {
@@ -26,7 +27,15 @@ impl GraphMeetings {
         GraphMeetings {
             client,
             room_organizer,
+            default_tenant: None,
         }
+    }
+
+    /// Rooms of offices without a tenant (`MeetingRequest::tenant` empty)
+    /// are organized in `tenant` (`[graph] tenant_id`).
+    pub fn with_default_tenant(mut self, tenant: Option<String>) -> GraphMeetings {
+        self.default_tenant = tenant;
+        self
     }
 }
 
@@ -44,8 +53,17 @@ impl MeetingProvider for GraphMeetings {
                         "meeting rooms need [graph] room_organizer".into(),
                     ));
                 };
+                let tenant = match (&request.tenant, &self.default_tenant) {
+                    (t, Some(default)) if t.is_empty() => default.clone(),
+                    (t, _) if t.is_empty() => {
+                        return Err(MeetingFailure::Invalid(
+                            "a room of an office without a tenant needs [graph] tenant_id".into(),
+                        ));
+                    }
+                    (t, _) => t.clone(),
+                };
                 UserRef {
-                    tenant: request.tenant.clone(),
+                    tenant,
                     oid: oid.clone(),
                 }
             }

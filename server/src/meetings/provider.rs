@@ -121,7 +121,8 @@ impl Providers {
         made.insert(ProviderKind::Local, Arc::new(LocalMeetings));
         if let (true, Some(t)) = (needs(ProviderKind::Graph), &transport) {
             let client = Arc::new(GraphClient::with_transport(&config.graph, t.clone())?);
-            let provider = GraphMeetings::new(client, config.graph.room_organizer.clone());
+            let provider = GraphMeetings::new(client, config.graph.room_organizer.clone())
+                .with_default_tenant(config.graph.tenant_id.clone());
             made.insert(ProviderKind::Graph, Arc::new(provider));
         }
         if let (true, Some(t)) = (needs(ProviderKind::Acs), &transport) {
