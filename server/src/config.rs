@@ -9,6 +9,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::graph::GraphConfig;
+use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
 pub use crate::office::interest::ViewConfig;
 
@@ -32,6 +34,12 @@ pub struct Config {
     pub limits: Limits,
     /// Who may sign in, and how.
     pub auth: AuthConfig,
+    /// Microsoft Graph and the identity platform (`[graph]`).
+    pub graph: GraphConfig,
+    /// Azure Communication Services (`[acs]`).
+    pub acs: AcsConfig,
+    /// Which meeting provider offices use, and the meeting desk (`[meetings]`).
+    pub meetings: MeetingsConfig,
 }
 
 /// How offices behave (the same for every office for now).
@@ -113,6 +121,9 @@ impl Default for Config {
             view: ViewConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            graph: GraphConfig::default(),
+            acs: AcsConfig::default(),
+            meetings: MeetingsConfig::default(),
         }
     }
 }
@@ -172,7 +183,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key,
         reason: reason.into(),
@@ -245,6 +256,9 @@ impl Config {
         if l.join_timeout_secs == 0 {
             return Err(invalid("limits.join_timeout_secs", "must be at least 1"));
         }
+        self.graph.validate()?;
+        self.acs.validate()?;
+        self.meetings.validate(&self.graph, &self.acs)?;
         Ok(())
     }
 }

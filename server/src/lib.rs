@@ -8,9 +8,17 @@
 //! encodes one frame per tick and puts the same bytes in each client's
 //! bounded outbox, which a writer task drains to the socket. Nothing in a
 //! tick waits on I/O. Maps come from Tiled files ([`map`]).
+//!
+//! Side tasks talk to Microsoft: [`graph`] (identity platform, Graph, ACS,
+//! with budgets, retries and circuit breakers) and [`meetings`] (the
+//! meeting desk offices ask for meetings through, and the providers behind
+//! it). Timers there take an injected [`clock`].
 
+pub mod clock;
 pub mod config;
+pub mod graph;
 pub mod map;
+pub mod meetings;
 pub mod metrics;
 pub mod movement;
 pub mod net;
