@@ -335,7 +335,7 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                                 *stats.errors.entry(e.code).or_default() += 1;
                                 shared.progress.trouble.fetch_add(1, Ordering::Relaxed);
                             }
-                            ServerMessage::Welcome(_) => {}
+                            ServerMessage::Welcome(_) | ServerMessage::MapChanged(_) => {}
                         }
                         if !view.apply(&message) {
                             *stats.errors.entry(ErrorCode::Malformed.number()).or_default() += 1;

@@ -122,6 +122,7 @@ impl ServerMessage {
             ServerMessage::Snapshot(_) => 2,
             ServerMessage::Pong(_) => 3,
             ServerMessage::Error(_) => 4,
+            ServerMessage::MapChanged(_) => 5,
         }
     }
 
@@ -133,6 +134,7 @@ impl ServerMessage {
             ServerMessage::Snapshot(m) => write_frame(self.tag(), m),
             ServerMessage::Pong(m) => write_frame(self.tag(), m),
             ServerMessage::Error(m) => write_frame(self.tag(), m),
+            ServerMessage::MapChanged(m) => write_frame(self.tag(), m),
         }
     }
 
@@ -146,6 +148,7 @@ impl ServerMessage {
             2 => ServerMessage::Snapshot(read_payload(&mut cursor, len)?),
             3 => ServerMessage::Pong(read_payload(&mut cursor, len)?),
             4 => ServerMessage::Error(read_payload(&mut cursor, len)?),
+            5 => ServerMessage::MapChanged(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
     }

@@ -390,6 +390,15 @@ impl Error {
     }
 }
 
+wire_struct! {
+    /// The office's map was replaced (since 1.1): load the new map from
+    /// `map.url`; a [`Snapshot`] with everyone's places on it follows.
+    pub struct MapChanged {
+        /// The new map (its `version` is higher than before).
+        pub map: MapRef,
+    }
+}
+
 /// Everything the server sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMessage {
@@ -403,4 +412,6 @@ pub enum ServerMessage {
     Pong(Pong),
     /// Tag 4.
     Error(Error),
+    /// Tag 5 (since 1.1).
+    MapChanged(MapChanged),
 }

@@ -120,7 +120,7 @@ const SERVER_MS: u64 = 1_767_225_600_000;
 
 fn join_dev() -> ClientMessage {
     ClientMessage::Join(Join {
-        version: PROTOCOL_VERSION,
+        version: Version { major: 1, minor: 0 },
         office: "demo".into(),
         name: Some("Ada".into()),
         token: None,
@@ -129,7 +129,7 @@ fn join_dev() -> ClientMessage {
 
 fn join_token() -> ClientMessage {
     ClientMessage::Join(Join {
-        version: PROTOCOL_VERSION,
+        version: Version { major: 1, minor: 0 },
         office: "demo".into(),
         name: None,
         token: Some("eyJhbGciOiJSUzI1NiJ9.e30.c2ln".into()),
@@ -154,7 +154,7 @@ fn ping() -> ClientMessage {
 
 fn welcome() -> ServerMessage {
     ServerMessage::Welcome(Welcome {
-        version: PROTOCOL_VERSION,
+        version: Version { major: 1, minor: 0 },
         avatar: 7,
         tick_hz: 20,
         tick: 1200,
@@ -403,8 +403,8 @@ fn every_direction_is_in_the_table() {
 
 #[test]
 fn documented_constants() {
-    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 0 });
-    assert_eq!(PROTOCOL_VERSION.to_string(), "1.0");
+    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 1 });
+    assert_eq!(PROTOCOL_VERSION.to_string(), "1.1");
     assert_eq!(MAX_CLIENT_FRAME, 16_384);
     let doc = protocol_md();
     assert!(doc.contains("16384"));
@@ -513,8 +513,8 @@ fn unknown_tags_are_unknown_message() {
         Err(DecodeError::UnknownMessage(256))
     );
     assert_eq!(
-        ServerMessage::decode(&from_hex("920590")),
-        Err(DecodeError::UnknownMessage(5))
+        ServerMessage::decode(&from_hex("920690")),
+        Err(DecodeError::UnknownMessage(6))
     );
     // The payload of an unknown message is not looked at.
     assert_eq!(
@@ -862,4 +862,24 @@ fn tick_frame_size() {
     let bytes = ServerMessage::Tick(builder.finish()).encode();
     assert_eq!(overhead(1200, (0, 0)), 14);
     assert_eq!(bytes.len(), 54);
+}
+
+// ---- since 1.1 ----------------------------------------------------------------
+
+#[test]
+fn map_changed_example() {
+    let message = ServerMessage::MapChanged(metaoffice_protocol::MapChanged {
+        map: MapRef {
+            id: "demo".into(),
+            url: "/maps/demo".into(),
+            version: 2,
+        },
+    });
+    let hex = "92059193a464656d6faa2f6d6170732f64656d6f02";
+    assert_eq!(to_hex(&message.encode()), hex);
+    assert_eq!(ServerMessage::decode(&from_hex(hex)), Ok(message));
+    assert!(
+        protocol_md().contains(hex),
+        "PROTOCOL.md shows the MapChanged example"
+    );
 }

@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
-use crate::map::{CollisionRule, is_map_file, load_map};
+use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
+use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
 use crate::metrics::Metrics;
+use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
 
 /// A fault that stops the server.
@@ -84,18 +86,7 @@ fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
             continue;
         };
         match load_map(&path, &rule, Some(dir)) {
-            Ok(map) => {
-                let handle = start_office(
-                    &id,
-                    &map,
-                    &ctx.config,
-                    ctx.metrics.clone(),
-                    ctx.shutdown.clone(),
-                    &ctx.tasks,
-                );
-                tracing::info!(office = %id, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
-                ctx.offices.insert(id, handle);
-            }
+            Ok(map) => open_office(ctx, &id, &map),
             Err(e) => {
                 tracing::error!(file = %path.display(), "map refused: {e}");
                 ctx.refused_maps
@@ -107,6 +98,77 @@ fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
         tracing::warn!(folder = %dir.display(), "no office: the maps folder has no valid map");
     }
     Ok(())
+}
+
+/// Starts the office `id` on `map`.
+fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
+    let handle = start_office(
+        id,
+        map,
+        &ctx.config,
+        ctx.metrics.clone(),
+        ctx.shutdown.clone(),
+        &ctx.tasks,
+    );
+    tracing::info!(office = %id, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
+    ctx.offices.insert(id.to_owned(), handle);
+}
+
+/// Watches the maps folder: a new map opens a new office, a changed map that
+/// passes validation is swapped into its office at the next tick, a map that
+/// fails keeps the office on its last good map (the reason is logged and
+/// listed under `refused_maps` in `/healthz`).
+fn watch_offices(ctx: &Arc<ServerContext>) {
+    let options = WatchOptions {
+        rule: office_collision_rule(&ctx.config),
+        ..WatchOptions::default()
+    };
+    let (watcher, mut events) = match watch_maps(&ctx.config.maps, options) {
+        Ok(watch) => watch,
+        Err(e) => {
+            tracing::warn!(cause = %e, "maps are not watched: changes need a restart");
+            return;
+        }
+    };
+    let ctx = ctx.clone();
+    let tasks = ctx.tasks.clone();
+    tasks.spawn(async move {
+        let _watcher = watcher;
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = ctx.shutdown.cancelled() => None,
+            };
+            let Some(event) = event else { break };
+            match event {
+                MapEvent::Loaded { id, map } => {
+                    ctx.refused_maps.remove(&map.path.display().to_string());
+                    let inbox = match ctx.offices.get_mut(&id) {
+                        Some(mut office) => {
+                            office.client_map = map.client_json.clone();
+                            office.map_images = Arc::new(map.images.clone());
+                            Some(office.inbox.clone())
+                        }
+                        None => None,
+                    };
+                    match inbox {
+                        Some(inbox) => {
+                            // Waits only for room in the office's inbox, never for a tick.
+                            let _ = inbox.send(OfficeCommand::ReplaceMap { map }).await;
+                        }
+                        None => open_office(&ctx, &id, &map),
+                    }
+                }
+                MapEvent::Refused { id, path, error } => {
+                    tracing::error!(office = %id, file = %path.display(), "map refused, the office keeps its last good map: {error}");
+                    ctx.refused_maps.insert(path.display().to_string(), error.to_string());
+                }
+                MapEvent::Removed { id } => {
+                    tracing::warn!(office = %id, "map file removed; the office keeps running on its last map until restart");
+                }
+            }
+        }
+    });
 }
 
 /// Runs the server on `listener` until `shutdown` completes, then closes
@@ -137,6 +199,7 @@ pub async fn run(
         metrics: Arc::new(Metrics::default()),
     });
     open_offices(&ctx)?;
+    watch_offices(&ctx);
     let app = crate::net::http::router(ctx.clone());
     let token = ctx.shutdown.clone();
     tracing::info!(address = %local, "listening: http://{local}/ (WebSocket at /ws)");

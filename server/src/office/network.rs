@@ -7,7 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
-use metaoffice_protocol::{ErrorCode, MapRef, PROTOCOL_VERSION, ServerMessage, Snapshot, Welcome};
+use metaoffice_protocol::{
+    ErrorCode, MapChanged, MapRef, PROTOCOL_VERSION, ServerMessage, Snapshot, Welcome,
+};
+
+use crate::map::OfficeMap;
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,6 +42,11 @@ pub enum OfficeCommand {
     Leave {
         /// The avatar's entity.
         avatar: Entity,
+    },
+    /// The map changed on disk and passed validation: swap it in.
+    ReplaceMap {
+        /// The new map.
+        map: Arc<OfficeMap>,
     },
 }
 
@@ -257,6 +266,96 @@ pub(super) fn leave(world: &mut World, entity: Entity) {
     }
 }
 
+/// Swaps in a new map at a tick boundary: avatars on tiles that became
+/// blocked move to the nearest free tile, and every client is told to load
+/// the new map, then gets a snapshot of its view.
+fn replace_map(world: &mut World, map: &OfficeMap) {
+    let grid = Arc::new(map.grid.clone());
+    let view = world.resource::<OfficeView>().0.clone();
+    world.insert_resource(OfficeGrid(grid.clone()));
+    world.insert_resource(SpawnPoints {
+        tiles: map.spawns.clone(),
+        next: 0,
+    });
+    // Whatever was waiting to be sent is superseded by the snapshots below.
+    world
+        .resource_mut::<super::sim::TickEvents>()
+        .events
+        .clear();
+    world.resource_mut::<super::sim::TickEvents>().carry = false;
+    world.resource_mut::<Arrivals>().0.clear();
+    world.resource_mut::<Departures>().0.clear();
+    let mut index = CellIndex::new(grid.width(), grid.height(), &view);
+    let order = world.resource::<super::sim::JoinOrder>().0.clone();
+    let mut moved = 0;
+    for entity in order {
+        let Some(mut walker) = world.get::<crate::movement::Walker>(entity).cloned() else {
+            continue;
+        };
+        let next = walker.next_tile();
+        if grid.is_tile_blocked(walker.tile.0, walker.tile.1)
+            || grid.is_tile_blocked(next.0, next.1)
+        {
+            let mut reservations = world.resource_mut::<TileReservations>();
+            walker.leave(&mut reservations.0);
+            let target = grid.nearest_free(walker.tile.0, walker.tile.1, |x, y| {
+                reservations.0.is_held((x, y))
+            });
+            walker.place(target.unwrap_or(walker.tile), &mut reservations.0);
+            moved += 1;
+        }
+        let seen = Seen {
+            tile: walker.tile,
+            next: walker.next_tile(),
+        };
+        index.insert(view.cell_of(seen.tile), entity);
+        if let Some(mut w) = world.get_mut::<crate::movement::Walker>(entity) {
+            *w = walker;
+        }
+        if let Some(mut s) = world.get_mut::<Seen>(entity) {
+            *s = seen;
+        }
+    }
+    world.insert_resource(index);
+    let mut info = world.resource_mut::<OfficeInfo>();
+    info.map.version += 1;
+    let map_ref = info.map.clone();
+    tracing::info!(office = %map_ref.id, version = map_ref.version, moved, "map replaced");
+    let changed = Bytes::from(ServerMessage::MapChanged(MapChanged { map: map_ref }).encode());
+    let tick = world.resource::<TickCount>().0;
+    let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
+    let mut viewers = world.query::<(&Viewer, &Seen)>();
+    let mut sends = Vec::new();
+    for (viewer, seen) in viewers.iter(world) {
+        let anchor = view
+            .reanchor(viewer.anchor, seen.tile)
+            .unwrap_or(viewer.anchor);
+        sends.push((viewer.outbox.clone(), anchor));
+    }
+    let mut anchors = world.query::<(&mut Viewer, &Seen)>();
+    for (mut viewer, seen) in anchors.iter_mut(world) {
+        viewer.anchor = view
+            .reanchor(viewer.anchor, seen.tile)
+            .unwrap_or(viewer.anchor);
+    }
+    for (outbox, anchor) in sends {
+        let snapshot = snapshots
+            .entry(anchor)
+            .or_insert_with(|| {
+                let avatars = visible_snapshots(world, view.view(anchor));
+                Bytes::from(ServerMessage::Snapshot(Snapshot { tick, avatars }).encode())
+            })
+            .clone();
+        // A client too far behind loses its backlog (the snapshot
+        // supersedes it), never the new map.
+        let fits = outbox.push(changed.clone()).is_ok() && outbox.push(snapshot.clone()).is_ok();
+        if !fits {
+            let _ = outbox.replace(changed.clone());
+            let _ = outbox.push(snapshot);
+        }
+    }
+}
+
 /// Receive phase: drains the inbox without waiting.
 pub fn receive_commands(world: &mut World) {
     // Departures are not cleared here: emit takes them, and those recorded
@@ -288,6 +387,7 @@ pub fn receive_commands(world: &mut World) {
                 }
             }
             OfficeCommand::Leave { avatar } => leave(world, avatar),
+            OfficeCommand::ReplaceMap { map } => replace_map(world, &map),
         }
     }
 }
