@@ -114,71 +114,6 @@ fn encode_tick(frame: &crate::TickFrame) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{AvatarSnapshot, Direction, TickFrame};
-
-    /// The fast tick encoder writes exactly what serde writes, for integers
-    /// of every size and sign.
-    #[test]
-    fn fast_tick_encoding_matches_serde() {
-        let mut seed = 0x1234_5678_9abc_def0_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let pick = |r: u64| -> i32 {
-            const EDGES: [i32; 14] = [
-                0,
-                1,
-                127,
-                128,
-                255,
-                256,
-                65535,
-                65536,
-                -1,
-                -32,
-                -33,
-                -128,
-                -129,
-                i32::MIN,
-            ];
-            if r % 3 == 0 {
-                EDGES[(r / 3 % 14) as usize]
-            } else {
-                (r as i32) >> (r % 31)
-            }
-        };
-        for _ in 0..2000 {
-            let frame = TickFrame {
-                tick: next() >> (next() % 64),
-                origin_x: pick(next()),
-                origin_y: pick(next()),
-                steps: (0..next() % 40).map(|_| pick(next())).collect(),
-                turns: (0..next() % 6).map(|_| pick(next())).collect(),
-                appeared: (0..next() % 2)
-                    .map(|_| AvatarSnapshot {
-                        id: next() as u32,
-                        name: "Ada".into(),
-                        x: pick(next()),
-                        y: pick(next()),
-                        facing: Direction::Left,
-                        speed: 40,
-                        step: None,
-                        progress: 0,
-                    })
-                    .collect(),
-                disappeared: (0..next() % 3).map(|_| next() as u32).collect(),
-            };
-            assert_eq!(encode_tick(&frame), write_frame(1, &frame), "{frame:?}");
-        }
-    }
-}
-
 impl ClientMessage {
     /// The message's tag on the wire.
     pub fn tag(&self) -> u8 {
@@ -252,5 +187,70 @@ impl ServerMessage {
             5 => ServerMessage::MapChanged(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AvatarSnapshot, Direction, TickFrame};
+
+    /// The fast tick encoder writes exactly what serde writes, for integers
+    /// of every size and sign.
+    #[test]
+    fn fast_tick_encoding_matches_serde() {
+        let mut seed = 0x1234_5678_9abc_def0_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pick = |r: u64| -> i32 {
+            const EDGES: [i32; 14] = [
+                0,
+                1,
+                127,
+                128,
+                255,
+                256,
+                65535,
+                65536,
+                -1,
+                -32,
+                -33,
+                -128,
+                -129,
+                i32::MIN,
+            ];
+            if r.is_multiple_of(3) {
+                EDGES[(r / 3 % 14) as usize]
+            } else {
+                (r as i32) >> (r % 31)
+            }
+        };
+        for _ in 0..2000 {
+            let frame = TickFrame {
+                tick: next() >> (next() % 64),
+                origin_x: pick(next()),
+                origin_y: pick(next()),
+                steps: (0..next() % 40).map(|_| pick(next())).collect(),
+                turns: (0..next() % 6).map(|_| pick(next())).collect(),
+                appeared: (0..next() % 2)
+                    .map(|_| AvatarSnapshot {
+                        id: next() as u32,
+                        name: "Ada".into(),
+                        x: pick(next()),
+                        y: pick(next()),
+                        facing: Direction::Left,
+                        speed: 40,
+                        step: None,
+                        progress: 0,
+                    })
+                    .collect(),
+                disappeared: (0..next() % 3).map(|_| next() as u32).collect(),
+            };
+            assert_eq!(encode_tick(&frame), write_frame(1, &frame), "{frame:?}");
+        }
     }
 }
