@@ -48,7 +48,7 @@ pub fn office_map(width: u32, height: u32) -> Value {
         "layers": [layer(1, "floor", &floor), layer(2, "walls", &walls), layer(3, "start", &start)],
         "tilesets": [{
             "firstgid": 1, "name": "bench", "tilecount": 4, "columns": 4, "tilewidth": 32, "tileheight": 32,
-            "image": "../assets/tiles/office.png", "imagewidth": 128, "imageheight": 32, "margin": 0, "spacing": 0,
+            "image": "bench.png", "imagewidth": 128, "imageheight": 32, "margin": 0, "spacing": 0,
             "tiles": [
                 {"id": WALL - 1, "properties": [{"name": "ge_collide", "type": "bool", "value": true}]},
                 {"id": DESK - 1, "properties": [{"name": "ge_collide", "type": "bool", "value": true}]}

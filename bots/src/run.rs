@@ -201,18 +201,26 @@ fn chaos_slot(i: usize, settings: &Settings) -> bool {
 
 /// Whether holding `dir` now should show in the next frame: the avatar
 /// stands, and either the way is free (a step) or it faces elsewhere (a turn).
-fn echo_expected(view: &OfficeView, me: u32, dir: Direction, grid: Option<&CollisionGrid>) -> bool {
+fn echo_expected(
+    view: &OfficeView,
+    me: u32,
+    dir: Direction,
+    grid: Option<&CollisionGrid>,
+    standing: bool,
+) -> bool {
     let Some(avatar) = view.avatars.get(&me) else {
         return false;
     };
-    if avatar.step.is_some() {
+    if !standing {
         return false;
     }
     if avatar.facing != dir {
         return true;
     }
+    // Standing on the tile its last step entered.
+    let (x, y) = view.destination(me).unwrap_or((avatar.x, avatar.y));
     let (dx, dy) = dir.offset();
-    let target = (avatar.x + dx, avatar.y + dy);
+    let target = (x + dx, y + dy);
     let taken = view
         .avatars
         .values()
@@ -258,13 +266,26 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
         ),
     };
     let mut pending_echo: Option<(Instant, Direction)> = None;
+    let mut last_own_step: Option<Instant> = None;
+    let speed = welcome
+        .avatars
+        .iter()
+        .find(|a| a.id == me)
+        .map_or(40, |a| a.speed.max(1));
+    let step_time = Duration::from_secs_f64(10.0 / f64::from(speed)) + Duration::from_millis(60);
+    // One timer for the whole loop, moved rather than made anew on every frame.
+    let timer = tokio::time::sleep_until(Instant::now().into());
+    tokio::pin!(timer);
     let mut next_act = Instant::now();
     let mut next_ping = Instant::now() + Duration::from_secs(2);
     let end = shared.end;
     loop {
         let wake = next_act.min(next_ping).min(end);
+        if timer.deadline() != wake.into() {
+            timer.as_mut().reset(wake.into());
+        }
         tokio::select! {
-            _ = tokio::time::sleep_until(wake.into()) => {
+            _ = &mut timer => {
                 let now = Instant::now();
                 if now >= end {
                     break;
@@ -279,7 +300,10 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                     next_act = now + after;
                     let sent = match action {
                         Action::Hold(dir) => {
-                            if pending_echo.is_none_or(|(_, d)| d != dir) && echo_expected(&view, me, dir, grid) {
+                            // Frames say when steps start, not when they end: the
+                            // avatar stands once a step's duration has passed.
+                            let standing = last_own_step.is_none_or(|t| t.elapsed() > step_time);
+                            if pending_echo.is_none_or(|(_, d)| d != dir) && echo_expected(&view, me, dir, grid, standing) {
                                 pending_echo = Some((now, dir));
                             }
                             client.hold(dir).await
@@ -310,6 +334,9 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                                         let late = unix_ms() - server_time_of(&welcome, frame.tick);
                                         Stats::record(&mut stats.observe, (late.max(0.0) * 1000.0) as u64);
                                     }
+                                }
+                                if steps.iter().any(|s| s.avatar == me) {
+                                    last_own_step = Some(Instant::now());
                                 }
                                 let echoed = |dir| {
                                     steps.iter().any(|s| s.avatar == me && s.dir == dir)
