@@ -25,7 +25,18 @@ fn main() {
     let path = dir.path().join("bench.tmj");
     std::fs::write(&path, &json).expect("write map");
     let map = load_map(&path, &CollisionRule::office_default(), None).expect("map");
-    let (mut sim, handle) = build_office("bench", &map, &Config::default(), Arc::default());
+    // Optional: cell_tiles cells_x cells_y, to compare view layouts.
+    let mut config = Config::default();
+    let view: Vec<i32> = std::env::args()
+        .skip(2)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    if let [cell, x, y] = view[..] {
+        config.view.cell_tiles = cell;
+        config.view.cells_x = x;
+        config.view.cells_y = y;
+    }
+    let (mut sim, handle) = build_office("bench", &map, &config, Arc::default());
     let mut seats = Vec::new();
     for i in 0..clients {
         let (outbox, input) = (Outbox::new(1 << 20), InputSlot::default());
@@ -67,7 +78,8 @@ fn main() {
     times.sort_by(f64::total_cmp);
     let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
     println!(
-        "{clients} clients, {} ticks: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{clients} clients, view {:?}, {} ticks: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        config.view,
         times.len(),
         q(0.5),
         q(0.9),
