@@ -61,3 +61,86 @@ pub fn office_map(width: u32, height: u32) -> Value {
 pub fn side_for(people: usize, tiles_per_person: usize) -> u32 {
     (((people * tiles_per_person) as f64).sqrt().ceil() as u32).max(32)
 }
+
+/// An office full of clients without sockets: the world, and each client's
+/// outbox and input slot, for benchmarks of whole ticks.
+pub struct CrowdedOffice {
+    /// The office's world.
+    pub sim: metaoffice_server::office::sim::OfficeSim,
+    /// Each client's outbox and held direction.
+    pub seats: Vec<(
+        metaoffice_server::office::outbox::Outbox,
+        metaoffice_server::office::input::InputSlot,
+    )>,
+    seed: u64,
+}
+
+impl CrowdedOffice {
+    /// `clients` people joined into a generated office of about 20 tiles each.
+    pub fn new(clients: usize, config: &metaoffice_server::Config) -> CrowdedOffice {
+        use metaoffice_server::map::{CollisionRule, load_map};
+        use metaoffice_server::office::network::OfficeCommand;
+        let side = side_for(clients, 20);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bench.tmj");
+        std::fs::write(
+            &path,
+            serde_json::to_vec(&office_map(side, side)).expect("json"),
+        )
+        .expect("write map");
+        let map = load_map(&path, &CollisionRule::office_default(), None).expect("map");
+        let (mut sim, handle) =
+            metaoffice_server::office::build_office("bench", &map, config, Default::default());
+        let mut seats = Vec::with_capacity(clients);
+        let mut answers = Vec::with_capacity(clients);
+        for i in 0..clients {
+            let outbox = metaoffice_server::office::outbox::Outbox::new(1 << 20);
+            let input = metaoffice_server::office::input::InputSlot::default();
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let join = OfficeCommand::Join {
+                name: format!("bot-{i}"),
+                outbox: outbox.clone(),
+                input: input.clone(),
+                reply,
+            };
+            handle.inbox.try_send(join).expect("room in the inbox");
+            if i % 500 == 499 {
+                sim.tick();
+            }
+            seats.push((outbox, input));
+            answers.push(answer);
+        }
+        sim.tick();
+        let joined = answers
+            .iter_mut()
+            .map(|a| matches!(a.try_recv(), Ok(Ok(_))))
+            .filter(|&ok| ok)
+            .count();
+        assert_eq!(joined, clients, "everyone joined");
+        CrowdedOffice {
+            sim,
+            seats,
+            seed: 0x9e37_79b9,
+        }
+    }
+
+    /// Every client holds a new pseudo-random direction, or releases (one in five).
+    pub fn wander(&mut self) {
+        for (_, input) in &self.seats {
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            match self.seed % 5 {
+                0 => input.release(),
+                d => input.hold(metaoffice_protocol::Direction::ALL[(d - 1) as usize]),
+            }
+        }
+    }
+
+    /// Empties every outbox, as writer tasks would.
+    pub fn drain(&self) {
+        for (outbox, _) in &self.seats {
+            while outbox.try_next().is_some() {}
+        }
+    }
+}
