@@ -69,6 +69,9 @@ struct RunArgs {
     /// Write the figures here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Split the bots over this many processes (each its own runtime).
+    #[arg(long, default_value_t = 1)]
+    bot_processes: usize,
 }
 
 struct Plan {
@@ -280,27 +283,42 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         .spawn()?;
     wait_healthy(port, &mut server)?;
     let server_sampler = Sampler::start(server.id());
-    let report_path = maps.path().join("bots.json");
-    let mut bots = Command::new(&bots_bin)
-        .args([
-            "--url",
-            &format!("ws://127.0.0.1:{port}/ws"),
-            "--office",
-            &ids.join(","),
-        ])
-        .args([
-            "--count",
-            &total.to_string(),
-            "--ramp",
-            &ramp.to_string(),
-            "--duration",
-            &duration.to_string(),
-        ])
-        .args(["--behavior", plan.behavior, "--report-json"])
-        .arg(&report_path)
-        .stdout(Stdio::null())
-        .spawn()?;
-    let bots_sampler = Sampler::start(bots.id());
+    let processes = args.bot_processes.max(1);
+    let mut bots = Vec::new();
+    for p in 0..processes {
+        let count = total / processes + usize::from(p < total % processes);
+        let report_path = maps.path().join(format!("bots-{p}.json"));
+        let child = Command::new(&bots_bin)
+            .args([
+                "--url",
+                &format!("ws://127.0.0.1:{port}/ws"),
+                "--office",
+                &ids.join(","),
+            ])
+            .args([
+                "--count",
+                &count.to_string(),
+                "--ramp",
+                &ramp.to_string(),
+                "--duration",
+                &duration.to_string(),
+            ])
+            .args([
+                "--behavior",
+                plan.behavior,
+                "--seed",
+                &(p + 1).to_string(),
+                "--report-json",
+            ])
+            .arg(&report_path)
+            .stdout(Stdio::null())
+            .spawn()?;
+        bots.push((child, report_path));
+    }
+    let bots_samplers: Vec<Sampler> = bots
+        .iter()
+        .map(|(child, _)| Sampler::start(child.id()))
+        .collect();
     // Measure the middle of the run: after the ramp, until shortly before the end.
     std::thread::sleep(Duration::from_secs_f64(ramp + 1.0));
     let measure_from = Instant::now();
@@ -308,14 +326,25 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_secs_f64((duration - 2.0).max(1.0)));
     let metrics_after = http_get(port, "/metrics")?;
     let measure_to = Instant::now();
-    let bots_status = bots.wait()?;
+    let mut bots_ok = true;
+    for (child, _) in &mut bots {
+        bots_ok &= child.wait()?.success();
+    }
     let (server_cpu, server_peak, server_at_start) =
         server_sampler.finish(measure_from, measure_to);
-    let (bots_cpu, _, _) = bots_sampler.finish(measure_from, measure_to);
+    let bots_cpu: f64 = bots_samplers
+        .into_iter()
+        .map(|s| s.finish(measure_from, measure_to).0)
+        .sum();
     let _ = server.kill();
     let _ = server.wait();
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(&report_path).context("the bots wrote no report")?)?;
+    let mut reports = Vec::new();
+    for (_, path) in &bots {
+        reports.push(serde_json::from_slice::<Value>(
+            &std::fs::read(path).context("a bots process wrote no report")?,
+        )?);
+    }
+    let report = merge_reports(&reports);
     let window = (measure_to - measure_from).as_secs_f64();
     let frames_sent = (metric(&metrics_after, "metaoffice_frames_sent_total")
         - metric(&metrics_before, "metaoffice_frames_sent_total"))
@@ -347,7 +376,8 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         "plain_ceiling_frames_per_s": ceiling,
         "plain_ceiling_cpu_cores": ceiling_cpu,
         "ratio_of_ceiling": frames_sent / ceiling.max(1.0),
-        "bots_exit_ok": bots_status.success(),
+        "bots_exit_ok": bots_ok,
+        "bot_processes": processes,
         "bots": report,
     });
     print_table(&figures);
@@ -355,6 +385,57 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(&figures)?)?;
     }
     Ok(())
+}
+
+/// One report from several bots processes: counts add up, rates are
+/// weighted by the bots that joined, and each latency percentile is the
+/// worst process's (so the figures never flatter the server).
+fn merge_reports(reports: &[Value]) -> Value {
+    if reports.len() == 1 {
+        return reports[0].clone();
+    }
+    let sum = |key: &str| {
+        reports
+            .iter()
+            .map(|r| r[key].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let joined = sum("joined").max(1.0);
+    let weighted = |key: &str| {
+        reports
+            .iter()
+            .map(|r| r[key].as_f64().unwrap_or(0.0) * r["joined"].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+            / joined
+    };
+    let latency = |key: &str| {
+        let worst = |q: &str| {
+            reports
+                .iter()
+                .map(|r| r[key][q].as_f64().unwrap_or(0.0))
+                .fold(0.0, f64::max)
+        };
+        json!({"count": reports.iter().map(|r| r[key]["count"].as_u64().unwrap_or(0)).sum::<u64>(),
+               "p50_ms": worst("p50_ms"), "p95_ms": worst("p95_ms"), "p99_ms": worst("p99_ms"), "max_ms": worst("max_ms")})
+    };
+    let merge_maps = |key: &str| {
+        let mut out = serde_json::Map::new();
+        for r in reports {
+            for (k, v) in r[key].as_object().into_iter().flatten() {
+                let n = out.get(k).and_then(Value::as_u64).unwrap_or(0) + v.as_u64().unwrap_or(0);
+                out.insert(k.clone(), json!(n));
+            }
+        }
+        Value::Object(out)
+    };
+    json!({
+        "bots": sum("bots"), "chaos_bots": sum("chaos_bots"), "seconds": reports[0]["seconds"],
+        "joined": sum("joined"), "failed": sum("failed"),
+        "echo": latency("echo"), "echo_lost": sum("echo_lost"), "observe": latency("observe"), "ping": latency("ping"),
+        "frames_per_client_s": weighted("frames_per_client_s"), "bytes_per_client_s": weighted("bytes_per_client_s"),
+        "bytes_per_update": weighted("bytes_per_update"), "snapshots": sum("snapshots"),
+        "errors": merge_maps("errors"), "disconnects": merge_maps("disconnects"), "chaos_errors": merge_maps("chaos_errors"),
+    })
 }
 
 fn print_table(f: &Value) {

@@ -3,12 +3,14 @@
 //! to the socket. The office never waits on it: a full outbox is reported,
 //! and the office may replace its whole content with a fresh snapshot.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
+use futures_util::task::AtomicWaker;
 use metaoffice_protocol::{Error, ErrorCode, ServerMessage};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// What the writer sends next.
@@ -29,19 +31,16 @@ pub enum PushError {
     Closed,
 }
 
-#[derive(Debug, Default)]
-struct Queue {
-    frames: VecDeque<Bytes>,
-    close: Option<(u16, String)>,
-    closed: bool,
-}
-
+/// The queue is lock-free, so the office never waits on a writer thread
+/// that was descheduled while touching it; the close reason is behind a
+/// lock that only closing takes.
 #[derive(Debug)]
 struct Inner {
-    queue: Mutex<Queue>,
-    ready: Notify,
+    frames: ArrayQueue<Bytes>,
+    writer: AtomicWaker,
+    closing: AtomicBool,
+    close: Mutex<Option<(u16, String)>>,
     closed: CancellationToken,
-    capacity: usize,
 }
 
 /// A bounded queue of frames for one client; clones share it.
@@ -57,46 +56,34 @@ impl Outbox {
     /// An empty outbox holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Outbox {
         Outbox(Arc::new(Inner {
-            queue: Mutex::new(Queue::default()),
-            ready: Notify::new(),
+            frames: ArrayQueue::new(capacity.max(1)),
+            writer: AtomicWaker::new(),
+            closing: AtomicBool::new(false),
+            close: Mutex::new(None),
             closed: CancellationToken::new(),
-            capacity: capacity.max(1),
         }))
-    }
-
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        // A panic while holding this lock cannot leave the queue half-changed.
-        self.0
-            .queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues a frame.
     pub fn push(&self, frame: Bytes) -> Result<(), PushError> {
-        let mut queue = self.queue();
-        if queue.closed {
+        if self.is_closed() {
             return Err(PushError::Closed);
         }
-        if queue.frames.len() >= self.0.capacity {
-            return Err(PushError::Full);
-        }
-        queue.frames.push_back(frame);
-        drop(queue);
-        self.0.ready.notify_one();
+        self.0.frames.push(frame).map_err(|_| PushError::Full)?;
+        self.0.writer.wake();
         Ok(())
     }
 
     /// Drops every queued frame and queues `frame` instead (a snapshot).
     pub fn replace(&self, frame: Bytes) -> Result<(), PushError> {
-        let mut queue = self.queue();
-        if queue.closed {
+        if self.is_closed() {
             return Err(PushError::Closed);
         }
-        queue.frames.clear();
-        queue.frames.push_back(frame);
-        drop(queue);
-        self.0.ready.notify_one();
+        while self.0.frames.pop().is_some() {}
+        // Only the writer pops and the queue was just emptied: this fits
+        // unless another producer raced in, in which case the newest wins.
+        self.0.frames.force_push(frame);
+        self.0.writer.wake();
         Ok(())
     }
 
@@ -116,25 +103,29 @@ impl Outbox {
 
     /// Ends the outbox: queued frames still go out, then a close frame.
     pub fn close(&self, code: u16, reason: &str) {
-        let mut queue = self.queue();
-        if queue.closed {
+        let mut close = self
+            .0
+            .close
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.0.closing.load(Ordering::Acquire) {
             return;
         }
-        queue.closed = true;
         // A close reason may hold at most 123 bytes.
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
             end -= 1;
         }
-        queue.close = Some((code, reason[..end].to_owned()));
-        drop(queue);
+        *close = Some((code, reason[..end].to_owned()));
+        self.0.closing.store(true, Ordering::Release);
+        drop(close);
         self.0.closed.cancel();
-        self.0.ready.notify_one();
+        self.0.writer.wake();
     }
 
     /// Whether the outbox takes no more frames.
     pub fn is_closed(&self) -> bool {
-        self.queue().closed
+        self.0.closing.load(Ordering::Acquire)
     }
 
     /// Completes once the outbox is closed (by the office, on shutdown, or because the writer failed).
@@ -144,53 +135,59 @@ impl Outbox {
 
     /// Frames waiting.
     pub fn len(&self) -> usize {
-        self.queue().frames.len()
+        self.0.frames.len()
     }
 
     /// Whether no frame is waiting.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.frames.is_empty()
     }
 
-    /// The next thing to send if one is ready, without waiting.
+    /// The next thing to send if one is ready, without waiting: frames
+    /// first, then (once closed) the close frame, once.
     pub fn try_next(&self) -> Option<Outgoing> {
-        let mut queue = self.queue();
-        if let Some(frame) = queue.frames.pop_front() {
+        if let Some(frame) = self.0.frames.pop() {
             return Some(Outgoing::Frame(frame));
         }
-        queue
+        if !self.is_closed() {
+            return None;
+        }
+        let mut close = self
+            .0
             .close
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        close
             .take()
             .map(|(code, reason)| Outgoing::Close(code, reason))
     }
 
-    /// The next thing to send; `None` once the close frame was handed out.
+    /// The next thing to send; `None` once the close frame was handed out
+    /// (or the outbox was abandoned).
     pub async fn next(&self) -> Option<Outgoing> {
-        loop {
-            {
-                let mut queue = self.queue();
-                if let Some(frame) = queue.frames.pop_front() {
-                    return Some(Outgoing::Frame(frame));
-                }
-                if queue.closed {
-                    return queue
-                        .close
-                        .take()
-                        .map(|(code, reason)| Outgoing::Close(code, reason));
-                }
+        std::future::poll_fn(|cx| {
+            self.0.writer.register(cx.waker());
+            match self.try_next() {
+                Some(outgoing) => Poll::Ready(Some(outgoing)),
+                None if self.is_closed() => Poll::Ready(None),
+                None => Poll::Pending,
             }
-            self.0.ready.notified().await;
-        }
+        })
+        .await
     }
 
     /// The socket is gone: drop everything and refuse further frames.
     pub fn abandon(&self) {
-        let mut queue = self.queue();
-        queue.frames.clear();
-        queue.closed = true;
-        queue.close = None;
-        drop(queue);
+        let mut close = self
+            .0
+            .close
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *close = None;
+        self.0.closing.store(true, Ordering::Release);
+        drop(close);
+        while self.0.frames.pop().is_some() {}
         self.0.closed.cancel();
-        self.0.ready.notify_one();
+        self.0.writer.wake();
     }
 }
