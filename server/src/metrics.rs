@@ -23,9 +23,10 @@ pub struct CodeLabel {
 }
 
 fn tick_histogram() -> Histogram {
-    // 50 µs to about 400 ms.
+    // 20 µs to about 150 ms, 25 % apart, so a percentile read from the
+    // buckets is within 25 % of the truth.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.000_05, 2.0, 14,
+        0.000_02, 1.25, 41,
     ))
 }
 
