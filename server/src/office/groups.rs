@@ -26,13 +26,13 @@
 //!   meeting counts from it, so someone walking past (who stays within the
 //!   radius for a second or two at 4 tiles/s) creates nothing.
 //!
-//! Scale: avatars are bucketed by cells as wide as `leave_radius` (a counting
-//! sort into a dense grid over the avatars' bounding box), and only the 3×3
-//! cells around each avatar are looked at, never all pairs.
+//! Scale: [`super::proximity`] finds the proximity groups through a grid of
+//! cells, never looking at all pairs.
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::proximity::{Scratch, proximity_components};
 use crate::meetings::{MeetingFailure, MeetingInfo};
 
 /// `[conversations]`: how conversation groups form.
@@ -173,25 +173,6 @@ pub struct GroupBook {
     scratch: Scratch,
 }
 
-#[derive(Debug, Default)]
-struct Scratch {
-    prev: Vec<u64>,
-    open: Vec<u32>,
-    cell_of: Vec<u32>,
-    starts: Vec<u32>,
-    sorted: Vec<u32>,
-    parent: Vec<u32>,
-}
-
-fn find(parent: &mut [u32], mut i: u32) -> u32 {
-    while parent[i as usize] != i {
-        let up = parent[parent[i as usize] as usize];
-        parent[i as usize] = up;
-        i = up;
-    }
-    i
-}
-
 impl GroupBook {
     /// The group `id`.
     pub fn get(&self, id: u64) -> Option<&ConversationGroup> {
@@ -225,7 +206,8 @@ impl GroupBook {
         avatars: &[Standing],
         tick: u64,
     ) -> Vec<GroupChange> {
-        let mut proposed = self.proximity_components(config, avatars);
+        let mut proposed =
+            proximity_components(&mut self.scratch, &self.member_of, config, avatars);
         let mut rooms: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         for a in avatars {
             if let Place::Room(room) = a.place {
@@ -364,141 +346,5 @@ impl GroupBook {
             }
         }
         changes
-    }
-
-    /// Proximity groups of the avatars in open places: member ids, ascending.
-    fn proximity_components(
-        &mut self,
-        config: &ConversationsConfig,
-        avatars: &[Standing],
-    ) -> Vec<Vec<u32>> {
-        let s = &mut self.scratch;
-        s.open.clear();
-        s.open.extend(
-            (0..avatars.len() as u32).filter(|&i| avatars[i as usize].place == Place::Open),
-        );
-        if s.open.len() < 2 {
-            return Vec::new();
-        }
-        let member_of = &self.member_of;
-        s.prev.clear();
-        s.prev.extend(
-            s.open
-                .iter()
-                .map(|&i| member_of.get(&avatars[i as usize].id).copied().unwrap_or(0)),
-        );
-        let tile = |k: usize| avatars[s.open[k] as usize].tile;
-        let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
-        for k in 0..s.open.len() {
-            let (x, y) = tile(k);
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-        // Cells at least as wide as the leave radius; wider when the
-        // avatars are spread so far that the grid would be mostly empty.
-        let mut size = config.leave_radius.ceil() as i64;
-        let (span_x, span_y) = (i64::from(x1) - i64::from(x0), i64::from(y1) - i64::from(y0));
-        let cap = 4 * s.open.len() as i64 + 1024;
-        while (span_x / size + 1) * (span_y / size + 1) > cap {
-            size *= 2;
-        }
-        let (w, h) = (span_x / size + 1, span_y / size + 1);
-        let cell = |(x, y): (i32, i32)| -> (i64, i64) {
-            (
-                (i64::from(x) - i64::from(x0)) / size,
-                (i64::from(y) - i64::from(y0)) / size,
-            )
-        };
-        s.starts.clear();
-        s.starts.resize((w * h + 1) as usize, 0);
-        s.cell_of.clear();
-        for k in 0..s.open.len() {
-            let (cx, cy) = cell(tile(k));
-            let c = (cy * w + cx) as u32;
-            s.cell_of.push(c);
-            s.starts[c as usize + 1] += 1;
-        }
-        for c in 1..s.starts.len() {
-            s.starts[c] += s.starts[c - 1];
-        }
-        s.sorted.clear();
-        s.sorted.resize(s.open.len(), 0);
-        let mut fill = s.starts.clone();
-        for k in 0..s.open.len() {
-            let c = s.cell_of[k] as usize;
-            s.sorted[fill[c] as usize] = k as u32;
-            fill[c] += 1;
-        }
-        s.parent.clear();
-        s.parent.extend(0..s.open.len() as u32);
-        let (join2, leave2) = (config.join_radius.powi(2), config.leave_radius.powi(2));
-        for k in 0..s.open.len() {
-            let (x, y) = tile(k);
-            let (cx, cy) = cell((x, y));
-            for ny in (cy - 1).max(0)..=(cy + 1).min(h - 1) {
-                for nx in (cx - 1).max(0)..=(cx + 1).min(w - 1) {
-                    let c = (ny * w + nx) as usize;
-                    for &j in &s.sorted[s.starts[c] as usize..s.starts[c + 1] as usize] {
-                        if j as usize <= k {
-                            continue;
-                        }
-                        let (ox, oy) = tile(j as usize);
-                        let (dx, dy) = (f64::from(ox - x), f64::from(oy - y));
-                        let d2 = dx * dx + dy * dy;
-                        let same = s.prev[k] != 0 && s.prev[k] == s.prev[j as usize];
-                        if d2 <= join2 || (same && d2 <= leave2) {
-                            let (a, b) = (find(&mut s.parent, k as u32), find(&mut s.parent, j));
-                            if a != b {
-                                s.parent[a.max(b) as usize] = a.min(b);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // Roots, and the size of each root's set; only sets of two or more matter.
-        let n = s.open.len();
-        let mut sizes = vec![0u32; n];
-        for k in 0..n {
-            let root = find(&mut s.parent, k as u32);
-            s.cell_of[k] = root;
-            sizes[root as usize] += 1;
-        }
-        let mut by_root: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        for k in 0..n {
-            let root = s.cell_of[k];
-            if sizes[root as usize] >= 2 {
-                by_root.entry(root).or_default().push(k as u32);
-            }
-        }
-        let mut components = Vec::new();
-        for (_, ks) in by_root {
-            let mut members: Vec<(bool, u32)> = ks
-                .iter()
-                .map(|&k| (false, avatars[s.open[k as usize] as usize].id))
-                .collect();
-            if members.len() > config.max_group_size {
-                // Those of the group most members came from stay first.
-                let mut prevs: Vec<u64> = ks
-                    .iter()
-                    .map(|&k| s.prev[k as usize])
-                    .filter(|&p| p != 0)
-                    .collect();
-                prevs.sort_unstable();
-                let main = prevs
-                    .chunk_by(|a, b| a == b)
-                    .max_by_key(|run| (run.len(), std::cmp::Reverse(run[0])))
-                    .map_or(0, |run| run[0]);
-                for (slot, &k) in members.iter_mut().zip(&ks) {
-                    slot.0 = main == 0 || s.prev[k as usize] != main;
-                }
-                members.sort_unstable();
-                members.truncate(config.max_group_size);
-            }
-            let mut ids: Vec<u32> = members.into_iter().map(|(_, id)| id).collect();
-            ids.sort_unstable();
-            components.push(ids);
-        }
-        components.sort_unstable();
-        components
     }
 }

@@ -4,6 +4,8 @@
 //! [`input::InputSlot`] per avatar for held directions.
 
 pub mod conversations;
+#[cfg(test)]
+mod conversations_tests;
 pub mod emit;
 pub mod groups;
 #[cfg(test)]
@@ -12,6 +14,7 @@ pub mod input;
 pub mod interest;
 pub mod network;
 pub mod outbox;
+pub mod proximity;
 pub mod sim;
 #[cfg(test)]
 mod tests;
