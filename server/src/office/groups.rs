@@ -336,13 +336,12 @@ impl GroupBook {
                 }
             }
         }
-        let walking: rustc_hash::FxHashSet<u32> =
-            avatars.iter().filter(|a| a.moving).map(|a| a.id).collect();
-        if !walking.is_empty() {
-            for group in self.groups.values_mut() {
-                if !group.announced && group.members.iter().any(|m| walking.contains(m)) {
-                    group.still_since = tick;
-                }
+        for a in avatars.iter().filter(|a| a.moving) {
+            let group = self.member_of.get(&a.id);
+            if let Some(group) = group.and_then(|id| self.groups.get_mut(id))
+                && !group.announced
+            {
+                group.still_since = tick;
             }
         }
         changes
