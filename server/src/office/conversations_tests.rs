@@ -100,7 +100,10 @@ async fn group_news(client: &Client) -> Vec<ServerMessage> {
 
 /// An office on `map` with a local meeting desk whose task runs only when the test awaits.
 fn office(map: &OfficeMap, tasks: &TaskTracker) -> (OfficeSim, OfficeHandle) {
-    let config = Config::default();
+    office_with(map, tasks, Config::default())
+}
+
+fn office_with(map: &OfficeMap, tasks: &TaskTracker, config: Config) -> (OfficeSim, OfficeHandle) {
     let (mut sim, handle) = build_office("test", map, &config, Default::default());
     attach_meetings(
         &mut sim,
@@ -310,4 +313,25 @@ async fn a_meeting_room_holds_everyone_inside_at_once() {
     assert_eq!(formed.members, vec![ada.joined.id, grace.joined.id]);
     assert!(matches!(&seen[1], ServerMessage::MeetingReady(m) if m.join_url.is_some()));
     assert_eq!(group_news(&outside).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_full_group_leaves_the_latecomer_out() {
+    let tasks = TaskTracker::new();
+    let mut config = Config::default();
+    config.conversations.max_group_size = 3;
+    let map = map_with(30, 6, vec![(2, 2), (3, 2), (4, 2), (3, 3)], Vec::new());
+    let (mut sim, handle) = office_with(&map, &tasks, config);
+    let first: Vec<Client> = ["Ada", "Grace", "Alan"]
+        .into_iter()
+        .map(|name| join(&mut sim, &handle, name))
+        .collect();
+    let late = join(&mut sim, &handle, "Linus");
+    let seen = tick_until_meeting(&mut sim, &first[0]).await;
+    let ServerMessage::GroupFormed(formed) = &seen[0] else {
+        panic!("{seen:?}")
+    };
+    let ids: Vec<u32> = first.iter().map(|c| c.joined.id).collect();
+    assert_eq!(formed.members, ids);
+    assert_eq!(group_news(&late).await, vec![]);
 }
