@@ -16,8 +16,31 @@ pub(super) struct Scratch {
     open: Vec<u32>,
     cell_of: Vec<u32>,
     starts: Vec<u32>,
-    sorted: Vec<u32>,
+    points: Vec<Point>,
     parent: Vec<u32>,
+}
+
+/// An avatar as the pair test sees it: its tile, its group last tick, its index.
+#[derive(Debug, Clone, Copy, Default)]
+struct Point {
+    x: i32,
+    y: i32,
+    prev: u64,
+    k: u32,
+}
+
+/// Joins `me` with each of `others` it is linked to (`radii`: join and leave, squared).
+fn link(others: &[Point], parent: &mut [u32], me: Point, (join2, leave2): (f64, f64)) {
+    for other in others {
+        let (dx, dy) = (f64::from(other.x - me.x), f64::from(other.y - me.y));
+        let d2 = dx * dx + dy * dy;
+        if d2 <= join2 || (d2 <= leave2 && me.prev != 0 && me.prev == other.prev) {
+            let (a, b) = (find(parent, me.k), find(parent, other.k));
+            if a != b {
+                parent[a.max(b) as usize] = a.min(b);
+            }
+        }
+    }
 }
 
 fn find(parent: &mut [u32], mut i: u32) -> u32 {
@@ -81,37 +104,41 @@ pub(super) fn proximity_components(
     for c in 1..s.starts.len() {
         s.starts[c] += s.starts[c - 1];
     }
-    s.sorted.clear();
-    s.sorted.resize(s.open.len(), 0);
+    // The avatars in cell order, with what the pair test needs, contiguous.
+    s.points.clear();
+    s.points.resize(s.open.len(), Point::default());
     let mut fill = s.starts.clone();
     for k in 0..s.open.len() {
         let c = s.cell_of[k] as usize;
-        s.sorted[fill[c] as usize] = k as u32;
+        let (x, y) = tile(k);
+        s.points[fill[c] as usize] = Point {
+            x,
+            y,
+            prev: s.prev[k],
+            k: k as u32,
+        };
         fill[c] += 1;
     }
     s.parent.clear();
     s.parent.extend(0..s.open.len() as u32);
-    let (join2, leave2) = (config.join_radius.powi(2), config.leave_radius.powi(2));
-    for k in 0..s.open.len() {
-        let (x, y) = tile(k);
-        let (cx, cy) = cell((x, y));
-        for ny in (cy - 1).max(0)..=(cy + 1).min(h - 1) {
-            for nx in (cx - 1).max(0)..=(cx + 1).min(w - 1) {
-                let c = (ny * w + nx) as usize;
-                for &j in &s.sorted[s.starts[c] as usize..s.starts[c + 1] as usize] {
-                    if j as usize <= k {
+    let radii = (config.join_radius.powi(2), config.leave_radius.powi(2));
+    // Each pair once: later points of the same cell, then the cells right,
+    // below-left, below and below-right.
+    for cy in 0..h {
+        for cx in 0..w {
+            let c = (cy * w + cx) as usize;
+            let (from, to) = (s.starts[c] as usize, s.starts[c + 1] as usize);
+            for p in from..to {
+                let me = s.points[p];
+                link(&s.points[p + 1..to], &mut s.parent, me, radii);
+                for (dx, dy) in [(1, 0), (-1, 1), (0, 1), (1, 1)] {
+                    let (nx, ny) = (cx + dx, cy + dy);
+                    if nx < 0 || nx >= w || ny >= h {
                         continue;
                     }
-                    let (ox, oy) = tile(j as usize);
-                    let (dx, dy) = (f64::from(ox - x), f64::from(oy - y));
-                    let d2 = dx * dx + dy * dy;
-                    let same = s.prev[k] != 0 && s.prev[k] == s.prev[j as usize];
-                    if d2 <= join2 || (same && d2 <= leave2) {
-                        let (a, b) = (find(&mut s.parent, k as u32), find(&mut s.parent, j));
-                        if a != b {
-                            s.parent[a.max(b) as usize] = a.min(b);
-                        }
-                    }
+                    let d = (ny * w + nx) as usize;
+                    let range = s.starts[d] as usize..s.starts[d + 1] as usize;
+                    link(&s.points[range], &mut s.parent, me, radii);
                 }
             }
         }
