@@ -151,15 +151,22 @@ pub(super) fn proximity_components(
         s.cell_of[k] = root;
         sizes[root as usize] += 1;
     }
-    let mut by_root: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    // Sets in the order of their first avatar (a root is its set's lowest index).
+    let mut sets: Vec<Vec<u32>> = Vec::new();
+    let mut set_of = vec![u32::MAX; n];
     for k in 0..n {
-        let root = s.cell_of[k];
-        if sizes[root as usize] >= 2 {
-            by_root.entry(root).or_default().push(k as u32);
+        let root = s.cell_of[k] as usize;
+        if sizes[root] < 2 {
+            continue;
         }
+        if set_of[root] == u32::MAX {
+            set_of[root] = sets.len() as u32;
+            sets.push(Vec::with_capacity(sizes[root] as usize));
+        }
+        sets[set_of[root] as usize].push(k as u32);
     }
-    let mut components = Vec::new();
-    for (_, ks) in by_root {
+    let mut components = Vec::with_capacity(sets.len());
+    for ks in sets {
         let mut members: Vec<(bool, u32)> = ks
             .iter()
             .map(|&k| (false, avatars[s.open[k as usize] as usize].id))
@@ -186,6 +193,5 @@ pub(super) fn proximity_components(
         ids.sort_unstable();
         components.push(ids);
     }
-    components.sort_unstable();
     components
 }
