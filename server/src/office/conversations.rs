@@ -235,10 +235,8 @@ fn ask(meetings: &mut OfficeMeetings, group: &mut ConversationGroup, zones: &Con
 pub fn receive_meetings(
     mut meetings: Option<ResMut<OfficeMeetings>>,
     mut conversations: ResMut<Conversations>,
-    zones: Res<ConversationZones>,
     mut mail: ResMut<GroupMail>,
 ) {
-    let _ = &zones;
     let Some(meetings) = meetings.as_deref_mut() else {
         return;
     };
