@@ -362,7 +362,12 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                                 *stats.errors.entry(e.code).or_default() += 1;
                                 shared.progress.trouble.fetch_add(1, Ordering::Relaxed);
                             }
-                            ServerMessage::Welcome(_) | ServerMessage::MapChanged(_) => {}
+                            ServerMessage::Welcome(_)
+                            | ServerMessage::MapChanged(_)
+                            | ServerMessage::GroupFormed(_)
+                            | ServerMessage::GroupChanged(_)
+                            | ServerMessage::GroupDissolved(_)
+                            | ServerMessage::MeetingReady(_) => {}
                         }
                         if !view.apply(&message) {
                             *stats.errors.entry(ErrorCode::Malformed.number()).or_default() += 1;

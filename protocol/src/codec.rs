@@ -159,6 +159,10 @@ impl ServerMessage {
             ServerMessage::Pong(_) => 3,
             ServerMessage::Error(_) => 4,
             ServerMessage::MapChanged(_) => 5,
+            ServerMessage::GroupFormed(_) => 6,
+            ServerMessage::GroupChanged(_) => 7,
+            ServerMessage::GroupDissolved(_) => 8,
+            ServerMessage::MeetingReady(_) => 9,
         }
     }
 
@@ -171,6 +175,11 @@ impl ServerMessage {
             ServerMessage::Pong(m) => write_frame(self.tag(), m),
             ServerMessage::Error(m) => write_frame(self.tag(), m),
             ServerMessage::MapChanged(m) => write_frame(self.tag(), m),
+            ServerMessage::GroupFormed(m) | ServerMessage::GroupChanged(m) => {
+                write_frame(self.tag(), m)
+            }
+            ServerMessage::GroupDissolved(m) => write_frame(self.tag(), m),
+            ServerMessage::MeetingReady(m) => write_frame(self.tag(), m),
         }
     }
 
@@ -185,6 +194,10 @@ impl ServerMessage {
             3 => ServerMessage::Pong(read_payload(&mut cursor, len)?),
             4 => ServerMessage::Error(read_payload(&mut cursor, len)?),
             5 => ServerMessage::MapChanged(read_payload(&mut cursor, len)?),
+            6 => ServerMessage::GroupFormed(read_payload(&mut cursor, len)?),
+            7 => ServerMessage::GroupChanged(read_payload(&mut cursor, len)?),
+            8 => ServerMessage::GroupDissolved(read_payload(&mut cursor, len)?),
+            9 => ServerMessage::MeetingReady(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
     }

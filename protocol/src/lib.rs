@@ -19,12 +19,13 @@ mod wire;
 pub use codec::DecodeError;
 pub use frame::{FrameError, Step, TickFrameBuilder, Turn};
 pub use messages::{
-    AvatarSnapshot, ClientMessage, Direction, Error, ErrorCode, Hold, Join, MapChanged, MapRef,
-    Ping, Pong, Release, ServerMessage, Snapshot, TickFrame, Version, Welcome,
+    AvatarSnapshot, ClientMessage, Direction, Error, ErrorCode, GroupDissolved, GroupKind,
+    GroupState, Hold, Join, MapChanged, MapRef, MeetingReady, Ping, Pong, Release, ServerMessage,
+    Snapshot, TickFrame, Version, Welcome,
 };
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 1 };
+pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 2 };
 
 /// The largest frame a server accepts from a client, in bytes.
 pub const MAX_CLIENT_FRAME: usize = 16 * 1024;

@@ -399,6 +399,83 @@ wire_struct! {
     }
 }
 
+/// What a conversation group is (since 1.2): a code on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum GroupKind {
+    /// People standing close together (code 0).
+    Proximity = 0,
+    /// Everyone inside a meeting room (code 1).
+    Room = 1,
+}
+
+impl GroupKind {
+    /// The wire code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl Serialize for GroupKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u8::deserialize(deserializer)? {
+            0 => Ok(GroupKind::Proximity),
+            1 => Ok(GroupKind::Room),
+            code => Err(serde::de::Error::custom(format_args!(
+                "group kind code {code} is not 0 or 1"
+            ))),
+        }
+    }
+}
+
+wire_struct! {
+    /// A conversation group the client's avatar is in (since 1.2), as sent
+    /// in `GroupFormed` and `GroupChanged`.
+    pub struct GroupState {
+        /// The group's id in this office (never reused).
+        pub group: u64,
+        /// Proximity group or meeting room.
+        pub kind: GroupKind,
+        /// The meeting room's name, for a room.
+        pub room: Option<String>,
+        /// Avatar ids of every member, the client's own included, ascending.
+        pub members: Vec<u32>,
+    }
+}
+
+wire_struct! {
+    /// The client's avatar is no longer in this group (since 1.2): the group
+    /// dissolved, or the avatar left it.
+    pub struct GroupDissolved {
+        /// The group's id.
+        pub group: u64,
+    }
+}
+
+wire_struct! {
+    /// The meeting of the client's group (since 1.2), or why there is none.
+    pub struct MeetingReady {
+        /// The group's id.
+        pub group: u64,
+        /// `local`, `graph` or `acs`.
+        pub provider: String,
+        /// The URL to join by (Teams, or `local://...`); nil for ACS or when unavailable.
+        pub join_url: Option<String>,
+        /// The ACS group call id, for ACS.
+        pub acs_group_call_id: Option<String>,
+        /// This client's ACS token, for ACS when the client came with a Teams token.
+        pub acs_token: Option<String>,
+        /// Set when no meeting could be made: why (for people, not programs).
+        pub unavailable: Option<String>,
+    }
+}
+
 /// Everything the server sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMessage {
@@ -414,4 +491,12 @@ pub enum ServerMessage {
     Error(Error),
     /// Tag 5 (since 1.1).
     MapChanged(MapChanged),
+    /// Tag 6 (since 1.2): the client's avatar is in a new group.
+    GroupFormed(GroupState),
+    /// Tag 7 (since 1.2): the members of the client's group changed.
+    GroupChanged(GroupState),
+    /// Tag 8 (since 1.2).
+    GroupDissolved(GroupDissolved),
+    /// Tag 9 (since 1.2).
+    MeetingReady(MeetingReady),
 }

@@ -9,6 +9,7 @@ use metaoffice_protocol::{
     Join, MAX_CLIENT_FRAME, MapRef, PROTOCOL_VERSION, Ping, Pong, Release, ServerMessage, Snapshot,
     Step, TickFrame, TickFrameBuilder, Turn, Version, Welcome,
 };
+use metaoffice_protocol::{GroupDissolved, GroupKind, GroupState, MeetingReady};
 
 // ---- helpers ----------------------------------------------------------------
 
@@ -255,6 +256,11 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
         (pong(), PONG),
         (error_rate(), ERROR_RATE),
         (error_version(), ERROR_VERSION),
+        (group_formed(), GROUP_FORMED),
+        (group_changed(), GROUP_CHANGED),
+        (group_dissolved(), GROUP_DISSOLVED),
+        (meeting_ready(), MEETING_READY),
+        (meeting_unavailable(), MEETING_UNAVAILABLE),
     ]
 }
 
@@ -403,8 +409,8 @@ fn every_direction_is_in_the_table() {
 
 #[test]
 fn documented_constants() {
-    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 1 });
-    assert_eq!(PROTOCOL_VERSION.to_string(), "1.1");
+    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 2 });
+    assert_eq!(PROTOCOL_VERSION.to_string(), "1.2");
     assert_eq!(MAX_CLIENT_FRAME, 16_384);
     let doc = protocol_md();
     assert!(doc.contains("16384"));
@@ -513,8 +519,8 @@ fn unknown_tags_are_unknown_message() {
         Err(DecodeError::UnknownMessage(256))
     );
     assert_eq!(
-        ServerMessage::decode(&from_hex("920690")),
-        Err(DecodeError::UnknownMessage(6))
+        ServerMessage::decode(&from_hex("920a90")),
+        Err(DecodeError::UnknownMessage(10))
     );
     // The payload of an unknown message is not looked at.
     assert_eq!(
@@ -882,4 +888,78 @@ fn map_changed_example() {
         protocol_md().contains(hex),
         "PROTOCOL.md shows the MapChanged example"
     );
+}
+
+// ---- since 1.2 ----------------------------------------------------------------
+
+fn group_formed() -> ServerMessage {
+    ServerMessage::GroupFormed(GroupState {
+        group: 3,
+        kind: GroupKind::Proximity,
+        room: None,
+        members: vec![7, 12],
+    })
+}
+
+fn group_changed() -> ServerMessage {
+    ServerMessage::GroupChanged(GroupState {
+        group: 4,
+        kind: GroupKind::Room,
+        room: Some("Lounge".into()),
+        members: vec![7, 12, 15],
+    })
+}
+
+fn group_dissolved() -> ServerMessage {
+    ServerMessage::GroupDissolved(GroupDissolved { group: 3 })
+}
+
+fn meeting_ready() -> ServerMessage {
+    ServerMessage::MeetingReady(MeetingReady {
+        group: 3,
+        provider: "local".into(),
+        join_url: Some("local://metaoffice/demo/g1".into()),
+        acs_group_call_id: None,
+        acs_token: None,
+        unavailable: None,
+    })
+}
+
+fn meeting_unavailable() -> ServerMessage {
+    ServerMessage::MeetingReady(MeetingReady {
+        group: 3,
+        provider: "graph".into(),
+        join_url: None,
+        acs_group_call_id: None,
+        acs_token: None,
+        unavailable: Some("meetings are unavailable".into()),
+    })
+}
+
+const GROUP_FORMED: &str = "9206940300c092070c";
+const GROUP_CHANGED: &str = "9207940401a64c6f756e676593070c0f";
+const GROUP_DISSOLVED: &str = "92089103";
+const MEETING_READY: &str =
+    "92099603a56c6f63616cba6c6f63616c3a2f2f6d6574616f66666963652f64656d6f2f6731c0c0c0";
+const MEETING_UNAVAILABLE: &str =
+    "92099603a56772617068c0c0c0b86d656574696e67732061726520756e617661696c61626c65";
+
+#[test]
+fn group_and_meeting_examples() {
+    for (message, hex) in [
+        (group_formed(), GROUP_FORMED),
+        (group_changed(), GROUP_CHANGED),
+        (group_dissolved(), GROUP_DISSOLVED),
+        (meeting_ready(), MEETING_READY),
+        (meeting_unavailable(), MEETING_UNAVAILABLE),
+    ] {
+        golden_server(message, hex);
+    }
+}
+
+#[test]
+fn group_kind_codes_outside_the_table_are_malformed() {
+    // GroupFormed of group 3, kind 2, no room, no members.
+    let bytes = from_hex("92069403 02 c0 90");
+    assert!(is_malformed(&ServerMessage::decode(&bytes)));
 }

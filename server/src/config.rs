@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::GraphConfig;
 use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
+pub use crate::office::groups::ConversationsConfig;
 pub use crate::office::interest::ViewConfig;
 
 /// Everything the server can be told.
@@ -30,6 +31,8 @@ pub struct Config {
     pub office: OfficeConfig,
     /// How far clients see.
     pub view: ViewConfig,
+    /// How conversation groups form (`[conversations]`).
+    pub conversations: ConversationsConfig,
     /// Bounds on clients and queues.
     pub limits: Limits,
     /// Who may sign in, and how.
@@ -119,6 +122,7 @@ impl Default for Config {
             assets: PathBuf::from("assets"),
             office: OfficeConfig::default(),
             view: ViewConfig::default(),
+            conversations: ConversationsConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
             graph: GraphConfig::default(),
@@ -234,6 +238,9 @@ impl Config {
         if let Err((key, reason)) = self.view.validate() {
             return Err(invalid(key, reason));
         }
+        if let Err((key, reason)) = self.conversations.validate() {
+            return Err(invalid(key, reason));
+        }
         let l = &self.limits;
         if l.max_connections == 0 {
             return Err(invalid("limits.max_connections", "must be at least 1"));
@@ -322,6 +329,14 @@ mod tests {
                 .to_string()
                 .contains("office.speed")
         );
+        let mut config = Config::default();
+        config.conversations.leave_radius = 2.0;
+        let error = config.validate().expect_err("invalid").to_string();
+        assert!(error.contains("conversations.leave_radius"), "{error}");
+        let mut config = Config::default();
+        config.conversations.max_group_size = 1;
+        let error = config.validate().expect_err("invalid").to_string();
+        assert!(error.contains("conversations.max_group_size"), "{error}");
         let error = Config::load(Some(Path::new("/nonexistent/metaoffice.toml")))
             .expect_err("missing")
             .to_string();

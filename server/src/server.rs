@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, DevLogin};
 use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
 use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
+use crate::meetings::Providers;
 use crate::metrics::Metrics;
 use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
@@ -28,6 +29,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
+    /// The meeting providers could not be set up.
+    #[error("{0}")]
+    Meetings(#[from] crate::meetings::MeetingsError),
 }
 
 /// What every connection and HTTP handler shares.
@@ -51,6 +55,8 @@ pub struct ServerContext {
     pub tasks: TaskTracker,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The meeting providers, built once and shared by every office's desk.
+    pub providers: Providers,
 }
 
 impl ServerContext {
@@ -107,6 +113,7 @@ fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
         map,
         &ctx.config,
         ctx.metrics.clone(),
+        ctx.providers.clone(),
         ctx.shutdown.clone(),
         &ctx.tasks,
     );
@@ -187,6 +194,7 @@ pub async fn run(
     if config.auth.dev_login == DevLogin::Loopback && !dev_login_allowed {
         tracing::warn!(%local, "the development login is off: the server does not listen on loopback");
     }
+    let providers = Providers::from_config(&config, crate::clock::SystemClock::shared())?;
     let ctx = Arc::new(ServerContext {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -197,6 +205,7 @@ pub async fn run(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
         metrics: Arc::new(Metrics::default()),
+        providers,
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);

@@ -3,11 +3,18 @@
 //! its [`OfficeHandle`]: a bounded inbox for joins and leaves, and one
 //! [`input::InputSlot`] per avatar for held directions.
 
+pub mod conversations;
+#[cfg(test)]
+mod conversations_tests;
 pub mod emit;
+pub mod groups;
+#[cfg(test)]
+mod groups_tests;
 pub mod input;
 pub mod interest;
 pub mod network;
 pub mod outbox;
+pub mod proximity;
 pub mod sim;
 #[cfg(test)]
 mod tests;
@@ -27,8 +34,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::map::OfficeMap;
+use crate::meetings::{MeetingDesk, Providers};
 use crate::metrics::Metrics;
 use crate::movement::Rules;
+use conversations::{
+    ConversationZones, Conversations, GroupMail, OfficeMeetings, receive_meetings, send_group_mail,
+    track_groups,
+};
 use emit::emit_frames;
 use interest::CellIndex;
 use network::{
@@ -62,7 +74,8 @@ fn unix_ms() -> u64 {
 }
 
 /// Builds the world of an office on `map`, ready to tick, and the handle
-/// through which connections reach it.
+/// through which connections reach it. It has conversation groups but no
+/// meeting desk: [`attach_meetings`] gives it one.
 pub fn build_office(
     id: &str,
     map: &OfficeMap,
@@ -114,13 +127,27 @@ pub fn build_office(
     });
     sim.world
         .insert_resource(SendPolicy::new(config.limits.batch_above_clients));
+    let mut zones = ConversationZones::default();
+    zones.update(map);
+    sim.world.insert_resource(zones);
+    sim.world.insert_resource(Conversations {
+        book: Default::default(),
+        config: config.conversations.clone(),
+        dwell_ticks: config.conversations.dwell_ticks(o.tick_hz),
+    });
+    sim.world.insert_resource(GroupMail::default());
     sim.schedule_mut().add_systems(
-        (receive_commands, read_inputs)
+        (receive_commands, read_inputs, receive_meetings)
             .chain()
             .in_set(OfficeSet::Receive),
     );
     sim.schedule_mut()
-        .add_systems(emit_frames.in_set(OfficeSet::Emit));
+        .add_systems(track_groups.in_set(OfficeSet::Conversations));
+    sim.schedule_mut().add_systems(
+        (emit_frames, send_group_mail)
+            .chain()
+            .in_set(OfficeSet::Emit),
+    );
 
     let handle = OfficeHandle {
         id: id.to_owned(),
@@ -133,16 +160,37 @@ pub fn build_office(
     (sim, handle)
 }
 
-/// Builds the world of an office on `map` and starts its tick task.
+/// Starts a meeting desk for office `id` on `providers` and gives it to the
+/// office's world; meetings are asked for in `[graph] tenant_id`, or
+/// `local` without one (until sign-in gives each person their tenant).
+pub fn attach_meetings(
+    sim: &mut OfficeSim,
+    id: &str,
+    config: &Config,
+    providers: Providers,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) {
+    let provider = providers.for_office(id).kind();
+    let (desk, outcomes) = MeetingDesk::start(&config.meetings, providers, shutdown, tasks);
+    let tenant = config.graph.tenant_id.as_deref().unwrap_or("local");
+    sim.world
+        .insert_resource(OfficeMeetings::new(id, tenant, provider, desk, outcomes));
+}
+
+/// Builds the world of an office on `map`, gives it a meeting desk on
+/// `providers` (shared by every office), and starts its tick task.
 pub fn start_office(
     id: &str,
     map: &OfficeMap,
     config: &Config,
     metrics: Arc<Metrics>,
+    providers: Providers,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> OfficeHandle {
     let (mut sim, handle) = build_office(id, map, config, metrics.clone());
+    attach_meetings(&mut sim, id, config, providers, shutdown.clone(), tasks);
     let population = handle.population.clone();
     let period = Duration::from_secs_f64(1.0 / f64::from(config.office.tick_hz));
     let office_id = id.to_owned();

@@ -277,6 +277,9 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
         tiles: map.spawns.clone(),
         next: 0,
     });
+    world
+        .resource_mut::<super::conversations::ConversationZones>()
+        .update(map);
     // Whatever was waiting to be sent is superseded by the snapshots below.
     world
         .resource_mut::<super::sim::TickEvents>()

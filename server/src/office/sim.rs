@@ -16,6 +16,8 @@ pub enum OfficeSet {
     Receive,
     /// Move avatars by grid-engine's rules.
     Movement,
+    /// Conversation groups and their meetings.
+    Conversations,
     /// Tell clients what happened.
     Emit,
 }
@@ -165,7 +167,15 @@ impl OfficeSim {
         world.insert_resource(NextAvatarId(1));
         world.insert_resource(AvatarIndex::default());
         let mut schedule = Schedule::default();
-        schedule.configure_sets((OfficeSet::Receive, OfficeSet::Movement, OfficeSet::Emit).chain());
+        schedule.configure_sets(
+            (
+                OfficeSet::Receive,
+                OfficeSet::Movement,
+                OfficeSet::Conversations,
+                OfficeSet::Emit,
+            )
+                .chain(),
+        );
         schedule.add_systems(
             (hold_directions, advance_walkers)
                 .chain()
