@@ -13,6 +13,7 @@ use crate::graph::GraphConfig;
 use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
 pub use crate::office::interest::ViewConfig;
+use crate::store::DatabaseConfig;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Config {
     pub acs: AcsConfig,
     /// Which meeting provider offices use, and the meeting desk (`[meetings]`).
     pub meetings: MeetingsConfig,
+    /// Where the server keeps its data (`[database]`).
+    pub database: DatabaseConfig,
 }
 
 /// How offices behave (the same for every office for now).
@@ -124,6 +127,7 @@ impl Default for Config {
             graph: GraphConfig::default(),
             acs: AcsConfig::default(),
             meetings: MeetingsConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }

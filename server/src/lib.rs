@@ -25,6 +25,7 @@ pub mod net;
 pub mod office;
 pub mod server;
 pub mod simulate;
+pub mod store;
 
 pub use config::Config;
 pub use server::{ServerError, run};

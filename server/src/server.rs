@@ -18,6 +18,7 @@ use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
 use crate::metrics::Metrics;
 use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
+use crate::store::{Store, StoreError, StoreWriter};
 
 /// A fault that stops the server.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Store(#[from] StoreError),
 }
 
 /// What every connection and HTTP handler shares.
@@ -51,6 +55,10 @@ pub struct ServerContext {
     pub tasks: TaskTracker,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The database, for reads and admin writes.
+    pub store: Store,
+    /// Writes from sign-ins and offices, off the tick.
+    pub writer: StoreWriter,
 }
 
 impl ServerContext {
@@ -187,6 +195,16 @@ pub async fn run(
     if config.auth.dev_login == DevLogin::Loopback && !dev_login_allowed {
         tracing::warn!(%local, "the development login is off: the server does not listen on loopback");
     }
+    let url = config.database.resolve(&config.data_dir);
+    let store = Store::open(&url).await?;
+    tracing::info!(database = store.kind(), "database open and migrated");
+    let stopping = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    // The store task outlives the offices' shutdown: it drains their last
+    // writes once the connections are gone.
+    let store_stop = CancellationToken::new();
+    let store_tasks = TaskTracker::new();
+    let writer = StoreWriter::start(store.clone(), store_stop.clone(), &store_tasks);
     let ctx = Arc::new(ServerContext {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -194,9 +212,11 @@ pub async fn run(
         refused_maps: DashMap::new(),
         dev_login_allowed,
         open_connections: AtomicUsize::new(0),
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        shutdown: stopping,
+        tasks,
         metrics: Arc::new(Metrics::default()),
+        store,
+        writer,
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);
@@ -217,6 +237,10 @@ pub async fn run(
     ctx.shutdown.cancel();
     ctx.tasks.close();
     ctx.tasks.wait().await;
+    store_stop.cancel();
+    store_tasks.close();
+    store_tasks.wait().await;
+    ctx.store.close().await;
     tracing::info!("stopped");
     served.map_err(ServerError::from)
 }
