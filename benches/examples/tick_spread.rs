@@ -34,6 +34,7 @@ fn main() {
             name: format!("bot-{i}"),
             outbox: outbox.clone(),
             input: input.clone(),
+            start: None,
             reply,
         };
         handle.inbox.try_send(join).expect("room");

@@ -98,6 +98,12 @@ pub struct Limits {
 pub struct AuthConfig {
     /// When the development login (a display name, no token) is accepted.
     pub dev_login: DevLogin,
+    /// Audiences a Teams SSO token may carry (the app's client id, its
+    /// `api://...` URI); empty, `[graph] client_id` alone. With neither,
+    /// Teams sign-in is off.
+    pub audiences: Vec<String>,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    pub leeway_secs: u64,
 }
 
 /// When the development login is accepted.
@@ -167,6 +173,8 @@ impl Default for AuthConfig {
     fn default() -> AuthConfig {
         AuthConfig {
             dev_login: DevLogin::Loopback,
+            audiences: Vec::new(),
+            leeway_secs: 60,
         }
     }
 }
@@ -259,6 +267,12 @@ impl Config {
         }
         if l.join_timeout_secs == 0 {
             return Err(invalid("limits.join_timeout_secs", "must be at least 1"));
+        }
+        if self.auth.leeway_secs > 600 {
+            return Err(invalid("auth.leeway_secs", "must be at most 600"));
+        }
+        if self.auth.audiences.iter().any(String::is_empty) {
+            return Err(invalid("auth.audiences", "must not hold an empty audience"));
         }
         self.graph.validate()?;
         self.acs.validate()?;

@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod config;
 pub mod graph;
+pub mod identity;
 pub mod map;
 pub mod meetings;
 pub mod metrics;

@@ -13,9 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
+use crate::identity::{SignIn, SignInError};
 use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
 use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
 use crate::metrics::Metrics;
+use crate::net::session::Sessions;
 use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
 use crate::store::{Store, StoreError, StoreWriter};
@@ -32,6 +34,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Teams sign-in could not be set up.
+    #[error("Teams sign-in: {0}")]
+    SignIn(#[from] SignInError),
 }
 
 /// What every connection and HTTP handler shares.
@@ -59,6 +64,10 @@ pub struct ServerContext {
     pub store: Store,
     /// Writes from sign-ins and offices, off the tick.
     pub writer: StoreWriter,
+    /// Teams sign-in; `None` when no audience is configured.
+    pub sign_in: Option<SignIn>,
+    /// Who is in which office.
+    pub sessions: Sessions,
 }
 
 impl ServerContext {
@@ -198,6 +207,10 @@ pub async fn run(
     let url = config.database.resolve(&config.data_dir);
     let store = Store::open(&url).await?;
     tracing::info!(database = store.kind(), "database open and migrated");
+    let sign_in = SignIn::from_config(&config)?;
+    if sign_in.is_none() {
+        tracing::info!("Teams sign-in is off: set [auth] audiences or [graph] client_id");
+    }
     let stopping = CancellationToken::new();
     let tasks = TaskTracker::new();
     // The store task outlives the offices' shutdown: it drains their last
@@ -217,6 +230,8 @@ pub async fn run(
         metrics: Arc::new(Metrics::default()),
         store,
         writer,
+        sign_in,
+        sessions: Sessions::default(),
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);

@@ -22,17 +22,31 @@ use tokio::time::Instant;
 
 use super::ratelimit::TokenBucket;
 use crate::metrics::Metrics;
+use crate::net::session::Session;
 use crate::office::OfficeHandle;
 use crate::office::input::InputSlot;
 use crate::office::network::{Joined, OfficeCommand};
 use crate::office::outbox::{Outbox, Outgoing};
 use crate::server::ServerContext;
+use crate::store::Write;
+use crate::store::queries::User;
 
 /// How long a join may wait for room in a busy office's inbox, and for its answer.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest display name, in characters.
 const MAX_NAME_CHARS: usize = 64;
+
+/// Least time between two saves of a signed-in user's position while they
+/// stay (it is saved when they leave too).
+const SAVE_EVERY: Duration = Duration::from_secs(30);
+
+/// Who is joining.
+struct Login {
+    name: String,
+    /// The Teams user; `None` for the development login.
+    user: Option<User>,
+}
 
 /// Serves one WebSocket until either side ends it.
 pub async fn serve(
@@ -130,6 +144,9 @@ struct Seat {
     office: OfficeHandle,
     joined: Joined,
     input: InputSlot,
+    /// The key in [`crate::net::session::Sessions`].
+    session: u64,
+    user: Option<User>,
 }
 
 impl Connection {
@@ -138,7 +155,12 @@ impl Connection {
             return;
         };
         tracing::debug!(peer = %self.peer, office = %seat.office.id, avatar = seat.joined.id, "joined");
+        let mut saved = Instant::now();
         while let Some(message) = self.read(None).await {
+            if seat.user.is_some() && saved.elapsed() >= SAVE_EVERY {
+                saved = Instant::now();
+                self.save_position(&seat, false).await;
+            }
             match message {
                 ClientMessage::Hold(hold) => seat.input.hold(hold.dir),
                 ClientMessage::Release(_) => seat.input.release(),
@@ -151,6 +173,7 @@ impl Connection {
                 ),
             }
         }
+        self.save_position(&seat, true).await;
         // The avatar must go whatever happens; waiting here delays only this connection.
         let leave = OfficeCommand::Leave {
             avatar: seat.joined.entity,
@@ -183,8 +206,8 @@ impl Connection {
             self.fatal(ErrorCode::UnsupportedVersion, &message);
             return None;
         }
-        let name = match self.check_login(&join) {
-            Ok(name) => name,
+        let login = match self.check_login(&join).await {
+            Ok(login) => login,
             Err(reason) => {
                 self.fatal(ErrorCode::LoginRefused, reason);
                 return None;
@@ -198,10 +221,15 @@ impl Connection {
             );
             return None;
         };
+        let start = match &login.user {
+            Some(user) => self.last_position(user, &join.office).await,
+            None => None,
+        };
         let input = InputSlot::default();
         let (reply, answer) = oneshot::channel();
         let command = OfficeCommand::Join {
-            name,
+            name: login.name.clone(),
+            start,
             outbox: self.outbox.clone(),
             input: input.clone(),
             reply,
@@ -215,11 +243,24 @@ impl Connection {
             return None;
         }
         match tokio::time::timeout(JOIN_WAIT, answer).await {
-            Ok(Ok(Ok(joined))) => Some(Seat {
-                office,
-                joined,
-                input,
-            }),
+            Ok(Ok(Ok(joined))) => {
+                let session = self.ctx.sessions.begin(Session {
+                    office: office.id.clone(),
+                    name: login.name,
+                    user: login
+                        .user
+                        .as_ref()
+                        .map(|u| (u.tenant_id.clone(), u.object_id.clone())),
+                    outbox: self.outbox.clone(),
+                });
+                Some(Seat {
+                    office,
+                    joined,
+                    input,
+                    session,
+                    user: login.user,
+                })
+            }
             Ok(Ok(Err((code, message)))) => {
                 self.fatal(code, &message);
                 None
@@ -232,10 +273,26 @@ impl Connection {
         }
     }
 
-    /// The display name to use, or why the login is refused.
-    fn check_login(&self, join: &Join) -> Result<String, &'static str> {
-        if join.token.is_some() {
-            return Err("Teams sign-in is not configured on this server");
+    /// Who is joining, or why the login is refused. A Teams token is
+    /// checked here, in the connection's own task.
+    async fn check_login(&self, join: &Join) -> Result<Login, &'static str> {
+        if let Some(token) = join.token.as_deref() {
+            let Some(sign_in) = self.ctx.sign_in.as_ref() else {
+                return Err("Teams sign-in is not configured on this server");
+            };
+            return match sign_in.check(token).await {
+                Ok(user) => {
+                    self.ctx.writer.send(Write::User(user.clone()));
+                    Ok(Login {
+                        name: user.display_name.clone(),
+                        user: Some(user),
+                    })
+                }
+                Err(e) => {
+                    tracing::info!(peer = %self.peer, reason = %e, "Teams token refused");
+                    Err(crate::identity::REFUSED)
+                }
+            };
         }
         let Some(name) = join.name.as_deref() else {
             return Err("give a display name (development login) or a Teams token");
@@ -250,7 +307,57 @@ impl Connection {
         {
             return Err("a display name has 1 to 64 characters and no control characters");
         }
-        Ok(name.to_owned())
+        Ok(Login {
+            name: name.to_owned(),
+            user: None,
+        })
+    }
+
+    /// Where `user` last stood in `office`; `None` if unknown or the
+    /// database does not answer soon (the avatar then starts on a spawn).
+    async fn last_position(&self, user: &User, office: &str) -> Option<(i32, i32)> {
+        let read = self
+            .ctx
+            .store
+            .last_position(&user.tenant_id, &user.object_id, office);
+        match tokio::time::timeout(Duration::from_secs(2), read).await {
+            Ok(Ok(tile)) => tile,
+            Ok(Err(e)) => {
+                tracing::warn!(cause = %e, "last position unavailable");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Asks the office where the avatar stands and queues the position for
+    /// the store; `leaving` ends the session. Nothing is written for a
+    /// development login, or once the user's organisation was removed.
+    async fn save_position(&self, seat: &Seat, leaving: bool) {
+        let still_here = if leaving {
+            self.ctx.sessions.end(seat.session)
+        } else {
+            self.ctx.sessions.is_live(seat.session)
+        };
+        let Some(user) = seat.user.as_ref().filter(|_| still_here) else {
+            return;
+        };
+        let (reply, answer) = oneshot::channel();
+        let ask = OfficeCommand::Where {
+            avatar: seat.joined.entity,
+            reply,
+        };
+        if seat.office.inbox.try_send(ask).is_err() {
+            return;
+        }
+        if let Ok(Ok(tile)) = tokio::time::timeout(JOIN_WAIT, answer).await {
+            self.ctx.writer.send(Write::Position {
+                tenant_id: user.tenant_id.clone(),
+                object_id: user.object_id.clone(),
+                office_id: seat.office.id.clone(),
+                tile,
+            });
+        }
     }
 
     fn pong(&self, ping: &Ping, tick: u64) {

@@ -5,3 +5,4 @@
 pub mod connection;
 pub mod http;
 pub mod ratelimit;
+pub mod session;
