@@ -9,7 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::GraphConfig;
+use crate::graph::{GraphConfig, Secret};
 use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
 pub use crate::office::interest::ViewConfig;
@@ -43,6 +43,17 @@ pub struct Config {
     pub meetings: MeetingsConfig,
     /// Where the server keeps its data (`[database]`).
     pub database: DatabaseConfig,
+    /// The admin API (`[admin]`).
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the admin API under `/admin`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The bearer token that admin requests carry
+    /// (`METAOFFICE_ADMIN__TOKEN`); unset, the admin API is off.
+    pub token: Option<Secret>,
 }
 
 /// How offices behave (the same for every office for now).
@@ -134,6 +145,7 @@ impl Default for Config {
             acs: AcsConfig::default(),
             meetings: MeetingsConfig::default(),
             database: DatabaseConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -273,6 +285,14 @@ impl Config {
         }
         if self.auth.audiences.iter().any(String::is_empty) {
             return Err(invalid("auth.audiences", "must not hold an empty audience"));
+        }
+        if self
+            .admin
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err(invalid("admin.token", "must have at least 16 characters"));
         }
         self.graph.validate()?;
         self.acs.validate()?;

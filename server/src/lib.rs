@@ -14,6 +14,7 @@
 //! meeting desk offices ask for meetings through, and the providers behind
 //! it). Timers there take an injected [`clock`].
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod graph;

@@ -211,6 +211,9 @@ pub async fn run(
     if sign_in.is_none() {
         tracing::info!("Teams sign-in is off: set [auth] audiences or [graph] client_id");
     }
+    if config.admin.token.is_none() {
+        tracing::info!("the admin API is off: set [admin] token");
+    }
     let stopping = CancellationToken::new();
     let tasks = TaskTracker::new();
     // The store task outlives the offices' shutdown: it drains their last

@@ -377,3 +377,71 @@ async fn a_signed_in_user_starts_where_they_last_stood_and_is_recorded() {
     store.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn removing_the_organisation_disconnects_its_signed_in_users() {
+    let fake = FakeMicrosoft::start(FakeOptions::default()).await;
+    fake.set_jwks(json!({ "keys": [jwk(&keys().0, "k1")] }));
+    let admin = "admin-token-for-tests-0123456789";
+    let mut config = Config::default();
+    config.graph.login_url = fake.login_url();
+    config.auth.audiences = vec![AUDIENCE.to_owned()];
+    config.admin.token = Some(metaoffice_server::graph::Secret::new(admin));
+    let server = TestServer::start_with(config).await;
+    let token = sign(&keys().0, "k1", &claims(&fake.login_url()));
+    let mut client = Client::connect(&server.ws_url()).await.expect("connect");
+    client
+        .send(&ClientMessage::Join(Join {
+            version: PROTOCOL_VERSION,
+            office: "office".to_owned(),
+            name: None,
+            token: Some(token),
+        }))
+        .await
+        .expect("send");
+    assert!(matches!(
+        next(&mut client).await,
+        Incoming::Message(ServerMessage::Welcome(_))
+    ));
+    let response = reqwest::Client::new()
+        .delete(server.http_url(&format!("/admin/organisations/{TENANT}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["disconnected"], 1);
+    loop {
+        match next(&mut client).await {
+            Incoming::Message(ServerMessage::Error(e)) => {
+                assert_eq!(e.code, ErrorCode::LoginRefused as u16);
+            }
+            Incoming::Message(_) => {}
+            Incoming::Closed(_) => break,
+        }
+    }
+    // Once the server answers, its migrations are done: open the same database.
+    common::http_get(&server.http_url("/healthz")).await;
+    let store = metaoffice_server::store::Store::open(&server.db.url)
+        .await
+        .expect("store");
+    // Nothing of the removed organisation is written after it went.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        store
+            .user(TENANT, "00000000-0000-4000-8000-0000000000a1")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .last_position(TENANT, "00000000-0000-4000-8000-0000000000a1", "office")
+            .await
+            .expect("read"),
+        None
+    );
+    store.close().await;
+    server.stop().await;
+}
