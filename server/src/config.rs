@@ -365,4 +365,26 @@ mod tests {
             .to_string();
         assert!(error.contains("no such file"), "{error}");
     }
+
+    #[test]
+    fn secrets_are_redacted_and_new_keys_are_checked() {
+        let mut config = Config::default();
+        config.admin.token = Some(Secret::new("admin-secret-value-123456"));
+        config.database.url = Some("postgres://u:db-password@host/db".to_owned());
+        config.validate().expect("valid");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("admin-secret-value"), "{shown}");
+        assert!(!shown.contains("db-password"), "{shown}");
+        config.admin.token = Some(Secret::new("short"));
+        let error = config.validate().expect_err("short").to_string();
+        assert!(error.contains("admin.token"), "{error}");
+        let mut config = Config::default();
+        config.auth.leeway_secs = 3600;
+        let error = config.validate().expect_err("leeway").to_string();
+        assert!(error.contains("auth.leeway_secs"), "{error}");
+        let mut config = Config::default();
+        config.auth.audiences = vec![String::new()];
+        let error = config.validate().expect_err("audience").to_string();
+        assert!(error.contains("auth.audiences"), "{error}");
+    }
 }
