@@ -2,7 +2,9 @@
 //! configuration, fetched on first use, cached, and fetched again when a
 //! token names a key id the cache lacks, at most once per `refetch_floor`
 //! per tenant (so garbage key ids cannot make the server hammer the
-//! identity platform).
+//! identity platform). At most [`MAX_TENANTS`] tenants are cached; a failed
+//! fetch counts as a fetch, so a tenant that does not exist is asked about
+//! once per floor too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +15,11 @@ use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
 use super::SignInError;
+
+/// Most tenants whose keys are cached: a token may name any tenant, so
+/// without a bound random tenant ids would grow the cache (and the fetches)
+/// without end.
+pub const MAX_TENANTS: usize = 10_000;
 
 #[derive(Deserialize)]
 struct OpenIdConfiguration {
@@ -80,6 +87,9 @@ impl KeyCache {
     /// The key `kid` of `tenant`; fetches the tenant's keys when they are
     /// not cached or lack `kid` (within the refetch floor).
     pub async fn key(&self, tenant: &str, kid: &str) -> Result<Arc<DecodingKey>, SignInError> {
+        if self.tenants.len() >= MAX_TENANTS && !self.tenants.contains_key(tenant) {
+            return Err(SignInError::UnknownKey);
+        }
         let entry = self.tenants.entry(tenant.to_owned()).or_default().clone();
         // Only this tenant's sign-ins wait while its keys are fetched.
         let mut keys = entry.lock().await;
