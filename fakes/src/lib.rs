@@ -7,6 +7,7 @@
 //! | identity platform token endpoint (client credentials, on-behalf-of) | `POST {login}/{tenant}/oauth2/v2.0/token` | `token` |
 //! | Graph `onlineMeetings/createOrGet` | `POST {graph}/users/{id}/onlineMeetings/createOrGet`, `POST {graph}/me/onlineMeetings/createOrGet` | `graph` |
 //! | ACS identity: Teams user token exchange | `POST {acs}/teamsUser/:exchangeAccessToken?api-version=…` | `acs` |
+//! | Graph: members of a team (`$filter` on `userId` honoured) | `GET {graph}/teams/{id}/members` | `teams` |
 //! | OpenID configuration and signing keys (JWKS) | `GET {login}/{tenant}/v2.0/.well-known/openid-configuration`, `GET {login}/{tenant}/discovery/v2.0/keys` | `openid` |
 //!
 //! All three live on one listener: [`FakeMicrosoft::login_url`] and
@@ -34,6 +35,7 @@ mod graph;
 mod listen;
 mod openid;
 mod state;
+mod teams;
 mod token;
 
 use std::net::SocketAddr;
@@ -136,6 +138,10 @@ impl FakeMicrosoft {
                 post(graph::create_or_get_for_me),
             )
             .route("/teamsUser/:exchangeAccessToken", post(acs::exchange))
+            .route(
+                "/v1.0/teams/{team}/members",
+                axum::routing::get(teams::members),
+            )
             .fallback(graph::not_found)
             .with_state(state.clone())
             .merge(openid::router(openid.clone()));
@@ -151,6 +157,12 @@ impl FakeMicrosoft {
             openid,
             task,
         }
+    }
+
+    /// Makes `team` exist with `members` (object ids).
+    pub fn set_team_members(&self, team: &str, members: &[&str]) {
+        self.state
+            .set_team_members(team, members.iter().map(|m| (*m).to_owned()).collect());
     }
 
     /// Publishes `jwks` (`{"keys": [...]}`) as every tenant's signing keys.

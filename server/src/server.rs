@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
+use crate::identity::membership::Membership;
 use crate::identity::{SignIn, SignInError};
 use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
 use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
@@ -68,6 +69,8 @@ pub struct ServerContext {
     pub sign_in: Option<SignIn>,
     /// Who is in which office.
     pub sessions: Sessions,
+    /// Team membership checks; `None` without Graph credentials.
+    pub membership: Option<Membership>,
 }
 
 impl ServerContext {
@@ -211,6 +214,10 @@ pub async fn run(
     if sign_in.is_none() {
         tracing::info!("Teams sign-in is off: set [auth] audiences or [graph] client_id");
     }
+    let membership = Membership::from_config(&config, crate::clock::SystemClock::shared());
+    if sign_in.is_some() && membership.is_none() {
+        tracing::warn!("team membership is not checked: [graph] has no credentials");
+    }
     if config.admin.token.is_none() {
         tracing::info!("the admin API is off: set [admin] token");
     }
@@ -235,6 +242,7 @@ pub async fn run(
         writer,
         sign_in,
         sessions: Sessions::default(),
+        membership,
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);

@@ -439,3 +439,63 @@ async fn removing_the_organisation_disconnects_its_signed_in_users() {
     store.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
+    use metaoffice_fakes::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+    use metaoffice_server::store::queries::OfficeSettings;
+    let fake = FakeMicrosoft::start(FakeOptions::default()).await;
+    fake.set_jwks(json!({ "keys": [jwk(&keys().0, "k1")] }));
+    let member = "00000000-0000-4000-8000-0000000000a1";
+    fake.set_team_members("team-1", &[member, "someone-else"]);
+    let mut config = Config::default();
+    config.graph.login_url = fake.login_url();
+    config.graph.base_url = fake.graph_url();
+    config.graph.client_id = Some(DEFAULT_CLIENT_ID.to_owned());
+    config.graph.client_secret = Some(metaoffice_server::graph::Secret::new(DEFAULT_CLIENT_SECRET));
+    config.graph.room_organizer = Some("room-organizer-oid".to_owned());
+    config.auth.audiences = vec![AUDIENCE.to_owned()];
+    let server = TestServer::start_with(config).await;
+    // Once the server answers, its migrations are done: open the same database.
+    common::http_get(&server.http_url("/healthz")).await;
+    let store = metaoffice_server::store::Store::open(&server.db.url)
+        .await
+        .expect("store");
+    let mut office = OfficeSettings {
+        office_id: "office".to_owned(),
+        tenant_id: TENANT.to_owned(),
+        map: "office".to_owned(),
+        conversation_radius: 3,
+        meeting_provider: "local".to_owned(),
+        team_id: Some("team-1".to_owned()),
+        channel_id: None,
+        channel_name: None,
+    };
+    store.upsert_office(&office).await.expect("office");
+    let member_token = sign(&keys().0, "k1", &claims(&fake.login_url()));
+    assert!(matches!(
+        join_with_token(&server, &member_token).await,
+        Incoming::Message(ServerMessage::Welcome(_))
+    ));
+    let mut outsider = claims(&fake.login_url());
+    outsider["oid"] = json!("00000000-0000-4000-8000-0000000000b2");
+    match join_with_token(&server, &sign(&keys().0, "k1", &outsider)).await {
+        Incoming::Message(ServerMessage::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::LoginRefused as u16);
+            assert!(e.message.contains("not a member"), "{}", e.message);
+        }
+        other => panic!("expected LoginRefused, got {other:?}"),
+    }
+    // The office belongs to another organisation now.
+    office.tenant_id = "bbbbbbbb-0000-4000-8000-000000000002".to_owned();
+    store.upsert_office(&office).await.expect("office");
+    match join_with_token(&server, &member_token).await {
+        Incoming::Message(ServerMessage::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::LoginRefused as u16);
+            assert!(e.message.contains("another organisation"), "{}", e.message);
+        }
+        other => panic!("expected LoginRefused, got {other:?}"),
+    }
+    store.close().await;
+    server.stop().await;
+}

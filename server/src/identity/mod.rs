@@ -9,6 +9,7 @@
 //! is a key fetch for the same tenant.
 
 pub mod keys;
+pub mod membership;
 
 use std::time::Duration;
 

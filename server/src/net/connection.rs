@@ -221,6 +221,10 @@ impl Connection {
             );
             return None;
         };
+        if let Err(reason) = self.check_access(&login, &join.office).await {
+            self.fatal(ErrorCode::LoginRefused, reason);
+            return None;
+        }
         let start = match &login.user {
             Some(user) => self.last_position(user, &join.office).await,
             None => None,
@@ -311,6 +315,47 @@ impl Connection {
             name: name.to_owned(),
             user: None,
         })
+    }
+
+    /// Whether a Teams user may enter `office`: an office configured for an
+    /// organisation admits only its users, and, when it names a team, only
+    /// that team's members (when Graph is configured). Offices with no stored
+    /// configuration admit every signed-in user.
+    async fn check_access(&self, login: &Login, office: &str) -> Result<(), &'static str> {
+        let Some(user) = login.user.as_ref() else {
+            return Ok(());
+        };
+        const UNAVAILABLE: &str = "access to this office cannot be checked now; try again";
+        let read = self.ctx.store.office(office);
+        let settings = match tokio::time::timeout(Duration::from_secs(2), read).await {
+            Ok(Ok(settings)) => settings,
+            Ok(Err(e)) => {
+                tracing::warn!(cause = %e, "office configuration unavailable");
+                return Err(UNAVAILABLE);
+            }
+            Err(_) => return Err(UNAVAILABLE),
+        };
+        let Some(settings) = settings else {
+            return Ok(());
+        };
+        if settings.tenant_id != user.tenant_id {
+            return Err("this office belongs to another organisation");
+        }
+        let (Some(team), Some(membership)) = (settings.team_id.as_deref(), &self.ctx.membership)
+        else {
+            return Ok(());
+        };
+        match membership
+            .is_member(&user.tenant_id, team, &user.object_id)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("you are not a member of the team that owns this office"),
+            Err(e) => {
+                tracing::warn!(cause = %e, "team membership unavailable");
+                Err(UNAVAILABLE)
+            }
+        }
     }
 
     /// Where `user` last stood in `office`; `None` if unknown or the
