@@ -28,25 +28,17 @@ use crate::office::input::InputSlot;
 use crate::office::network::{Joined, OfficeCommand};
 use crate::office::outbox::{Outbox, Outgoing};
 use crate::server::ServerContext;
-use crate::store::Write;
 use crate::store::queries::User;
 
 /// How long a join may wait for room in a busy office's inbox, and for its answer.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest display name, in characters.
-const MAX_NAME_CHARS: usize = 64;
+pub(super) const MAX_NAME_CHARS: usize = 64;
 
 /// Least time between two saves of a signed-in user's position while they
 /// stay (it is saved when they leave too).
 const SAVE_EVERY: Duration = Duration::from_secs(30);
-
-/// Who is joining.
-struct Login {
-    name: String,
-    /// The Teams user; `None` for the development login.
-    user: Option<User>,
-}
 
 /// Serves one WebSocket until either side ends it.
 pub async fn serve(
@@ -130,23 +122,23 @@ async fn write_frames(
     }
 }
 
-struct Connection {
-    ctx: Arc<ServerContext>,
+pub(super) struct Connection {
+    pub(super) ctx: Arc<ServerContext>,
     outbox: Outbox,
     stream: SplitStream<WebSocket>,
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
-    peer: SocketAddr,
+    pub(super) peer: SocketAddr,
 }
 
 /// An avatar in an office, from this connection's side.
-struct Seat {
-    office: OfficeHandle,
-    joined: Joined,
+pub(super) struct Seat {
+    pub(super) office: OfficeHandle,
+    pub(super) joined: Joined,
     input: InputSlot,
     /// The key in [`crate::net::session::Sessions`].
-    session: u64,
-    user: Option<User>,
+    pub(super) session: u64,
+    pub(super) user: Option<User>,
 }
 
 impl Connection {
@@ -274,134 +266,6 @@ impl Connection {
                     .fail(ErrorCode::Internal, "the office did not answer");
                 None
             }
-        }
-    }
-
-    /// Who is joining, or why the login is refused. A Teams token is
-    /// checked here, in the connection's own task.
-    async fn check_login(&self, join: &Join) -> Result<Login, &'static str> {
-        if let Some(token) = join.token.as_deref() {
-            let Some(sign_in) = self.ctx.sign_in.as_ref() else {
-                return Err("Teams sign-in is not configured on this server");
-            };
-            return match sign_in.check(token).await {
-                Ok(user) => {
-                    self.ctx.writer.send(Write::User(user.clone()));
-                    Ok(Login {
-                        name: user.display_name.clone(),
-                        user: Some(user),
-                    })
-                }
-                Err(e) => {
-                    tracing::info!(peer = %self.peer, reason = %e, "Teams token refused");
-                    Err(crate::identity::REFUSED)
-                }
-            };
-        }
-        let Some(name) = join.name.as_deref() else {
-            return Err("give a display name (development login) or a Teams token");
-        };
-        if !self.ctx.dev_login_allowed {
-            return Err("the development login is not accepted on this server");
-        }
-        let name = name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_NAME_CHARS
-            || name.chars().any(char::is_control)
-        {
-            return Err("a display name has 1 to 64 characters and no control characters");
-        }
-        Ok(Login {
-            name: name.to_owned(),
-            user: None,
-        })
-    }
-
-    /// Whether a Teams user may enter `office`: an office configured for an
-    /// organisation admits only its users, and, when it names a team, only
-    /// that team's members (when Graph is configured). Offices with no stored
-    /// configuration admit every signed-in user.
-    async fn check_access(&self, login: &Login, office: &str) -> Result<(), &'static str> {
-        let Some(user) = login.user.as_ref() else {
-            return Ok(());
-        };
-        const UNAVAILABLE: &str = "access to this office cannot be checked now; try again";
-        let read = self.ctx.store.office(office);
-        let settings = match tokio::time::timeout(Duration::from_secs(2), read).await {
-            Ok(Ok(settings)) => settings,
-            Ok(Err(e)) => {
-                tracing::warn!(cause = %e, "office configuration unavailable");
-                return Err(UNAVAILABLE);
-            }
-            Err(_) => return Err(UNAVAILABLE),
-        };
-        let Some(settings) = settings else {
-            return Ok(());
-        };
-        if settings.tenant_id != user.tenant_id {
-            return Err("this office belongs to another organisation");
-        }
-        let (Some(team), Some(membership)) = (settings.team_id.as_deref(), &self.ctx.membership)
-        else {
-            return Ok(());
-        };
-        match membership
-            .is_member(&user.tenant_id, team, &user.object_id)
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("you are not a member of the team that owns this office"),
-            Err(e) => {
-                tracing::warn!(cause = %e, "team membership unavailable");
-                Err(UNAVAILABLE)
-            }
-        }
-    }
-
-    /// Where `user` last stood in `office`; `None` if unknown or the
-    /// database does not answer soon (the avatar then starts on a spawn).
-    async fn last_position(&self, user: &User, office: &str) -> Option<(i32, i32)> {
-        let read = self
-            .ctx
-            .store
-            .last_position(&user.tenant_id, &user.object_id, office);
-        match tokio::time::timeout(Duration::from_secs(2), read).await {
-            Ok(Ok(tile)) => tile,
-            Ok(Err(e)) => {
-                tracing::warn!(cause = %e, "last position unavailable");
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Asks the office where the avatar stands and queues the position for
-    /// the store; `leaving` ends the session. Nothing is written for a
-    /// development login, or once the user's organisation was removed.
-    async fn save_position(&self, seat: &Seat, leaving: bool) {
-        let still_here = if leaving {
-            self.ctx.sessions.end(seat.session)
-        } else {
-            self.ctx.sessions.is_live(seat.session)
-        };
-        let Some(user) = seat.user.as_ref().filter(|_| still_here) else {
-            return;
-        };
-        let (reply, answer) = oneshot::channel();
-        let ask = OfficeCommand::Where {
-            avatar: seat.joined.entity,
-            reply,
-        };
-        if seat.office.inbox.try_send(ask).is_err() {
-            return;
-        }
-        if let Ok(Ok(tile)) = tokio::time::timeout(JOIN_WAIT, answer).await {
-            self.ctx.writer.send(Write::Position {
-                tenant_id: user.tenant_id.clone(),
-                object_id: user.object_id.clone(),
-                office_id: seat.office.id.clone(),
-                tile,
-            });
         }
     }
 
