@@ -101,6 +101,7 @@ impl CrowdedOffice {
                 name: format!("bot-{i}"),
                 outbox: outbox.clone(),
                 input: input.clone(),
+                start: None,
                 reply,
             };
             handle.inbox.try_send(join).expect("room in the inbox");

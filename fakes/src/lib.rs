@@ -7,6 +7,8 @@
 //! | identity platform token endpoint (client credentials, on-behalf-of) | `POST {login}/{tenant}/oauth2/v2.0/token` | `token` |
 //! | Graph `onlineMeetings/createOrGet` | `POST {graph}/users/{id}/onlineMeetings/createOrGet`, `POST {graph}/me/onlineMeetings/createOrGet` | `graph` |
 //! | ACS identity: Teams user token exchange | `POST {acs}/teamsUser/:exchangeAccessToken?api-version=…` | `acs` |
+//! | Graph: members of a team (`$filter` on `userId` honoured) | `GET {graph}/teams/{id}/members` | `teams` |
+//! | OpenID configuration and signing keys (JWKS) | `GET {login}/{tenant}/v2.0/.well-known/openid-configuration`, `GET {login}/{tenant}/discovery/v2.0/keys` | `openid` |
 //!
 //! All three live on one listener: [`FakeMicrosoft::login_url`] and
 //! [`FakeMicrosoft::acs_endpoint`] are its root, [`FakeMicrosoft::graph_url`]
@@ -31,7 +33,9 @@ mod answer;
 mod control;
 mod graph;
 mod listen;
+mod openid;
 mod state;
+mod teams;
 mod token;
 
 use std::net::SocketAddr;
@@ -99,6 +103,7 @@ impl Default for FakeOptions {
 pub struct FakeMicrosoft {
     addr: SocketAddr,
     state: Arc<FakeState>,
+    openid: Arc<openid::OpenId>,
     task: JoinHandle<()>,
 }
 
@@ -119,6 +124,7 @@ impl FakeMicrosoft {
             SystemTime::now(),
             format!("http://{addr}"),
         ));
+        let openid = openid::OpenId::new(format!("http://{addr}"));
         // The ACS path has a segment starting with ':', literally.
         let app = Router::new()
             .without_v07_checks()
@@ -132,15 +138,41 @@ impl FakeMicrosoft {
                 post(graph::create_or_get_for_me),
             )
             .route("/teamsUser/:exchangeAccessToken", post(acs::exchange))
+            .route(
+                "/v1.0/teams/{team}/members",
+                axum::routing::get(teams::members),
+            )
             .fallback(graph::not_found)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .merge(openid::router(openid.clone()));
         let listener = listen::DroppingListener::new(listener, state.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(cause = %e, "fake Microsoft stopped");
             }
         });
-        FakeMicrosoft { addr, state, task }
+        FakeMicrosoft {
+            addr,
+            state,
+            openid,
+            task,
+        }
+    }
+
+    /// Makes `team` exist with `members` (object ids).
+    pub fn set_team_members(&self, team: &str, members: &[&str]) {
+        self.state
+            .set_team_members(team, members.iter().map(|m| (*m).to_owned()).collect());
+    }
+
+    /// Publishes `jwks` (`{"keys": [...]}`) as every tenant's signing keys.
+    pub fn set_jwks(&self, jwks: serde_json::Value) {
+        self.openid.set_jwks(jwks);
+    }
+
+    /// How many times the signing keys were fetched.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.openid.fetches()
     }
 
     /// The address it listens on.

@@ -20,6 +20,8 @@ pub enum Endpoint {
     CreateOrGet,
     /// `POST /teamsUser/:exchangeAccessToken`.
     AcsExchange,
+    /// `GET /v1.0/teams/{id}/members`.
+    TeamMembers,
     /// Anything else, and connections dropped while down (no request read).
     Unknown,
 }
@@ -27,7 +29,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether this is a Microsoft Graph call (counted in Graph's budgets).
     pub fn is_graph(self) -> bool {
-        matches!(self, Endpoint::CreateOrGet)
+        matches!(self, Endpoint::CreateOrGet | Endpoint::TeamMembers)
     }
 }
 
@@ -90,6 +92,7 @@ struct Inner {
     faults: HashMap<Endpoint, VecDeque<ScheduledFault>>,
     limits: Vec<Limit>,
     serial: u64,
+    teams: HashMap<String, Vec<String>>,
 }
 
 pub(crate) struct FakeState {
@@ -123,6 +126,16 @@ impl FakeState {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the members (object ids) of `team`.
+    pub fn set_team_members(&self, team: &str, members: Vec<String>) {
+        self.lock().teams.insert(team.to_owned(), members);
+    }
+
+    /// The members of `team`, if it exists.
+    pub fn team_members(&self, team: &str) -> Option<Vec<String>> {
+        self.lock().teams.get(team).cloned()
     }
 
     /// The time on the test's clock.

@@ -9,11 +9,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::GraphConfig;
+use crate::graph::{GraphConfig, Secret};
 use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
 pub use crate::office::groups::ConversationsConfig;
 pub use crate::office::interest::ViewConfig;
+use crate::store::DatabaseConfig;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,19 @@ pub struct Config {
     pub acs: AcsConfig,
     /// Which meeting provider offices use, and the meeting desk (`[meetings]`).
     pub meetings: MeetingsConfig,
+    /// Where the server keeps its data (`[database]`).
+    pub database: DatabaseConfig,
+    /// The admin API (`[admin]`).
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: the admin API under `/admin`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The bearer token that admin requests carry
+    /// (`METAOFFICE_ADMIN__TOKEN`); unset, the admin API is off.
+    pub token: Option<Secret>,
 }
 
 /// How offices behave (the same for every office for now).
@@ -98,6 +112,12 @@ pub struct Limits {
 pub struct AuthConfig {
     /// When the development login (a display name, no token) is accepted.
     pub dev_login: DevLogin,
+    /// Audiences a Teams SSO token may carry (the app's client id, its
+    /// `api://...` URI); empty, `[graph] client_id` alone. With neither,
+    /// Teams sign-in is off.
+    pub audiences: Vec<String>,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    pub leeway_secs: u64,
 }
 
 /// When the development login is accepted.
@@ -128,6 +148,8 @@ impl Default for Config {
             graph: GraphConfig::default(),
             acs: AcsConfig::default(),
             meetings: MeetingsConfig::default(),
+            database: DatabaseConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -167,6 +189,8 @@ impl Default for AuthConfig {
     fn default() -> AuthConfig {
         AuthConfig {
             dev_login: DevLogin::Loopback,
+            audiences: Vec::new(),
+            leeway_secs: 60,
         }
     }
 }
@@ -263,6 +287,20 @@ impl Config {
         if l.join_timeout_secs == 0 {
             return Err(invalid("limits.join_timeout_secs", "must be at least 1"));
         }
+        if self.auth.leeway_secs > 600 {
+            return Err(invalid("auth.leeway_secs", "must be at most 600"));
+        }
+        if self.auth.audiences.iter().any(String::is_empty) {
+            return Err(invalid("auth.audiences", "must not hold an empty audience"));
+        }
+        if self
+            .admin
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err(invalid("admin.token", "must have at least 16 characters"));
+        }
         self.graph.validate()?;
         self.acs.validate()?;
         self.meetings.validate(&self.graph, &self.acs)?;
@@ -341,5 +379,27 @@ mod tests {
             .expect_err("missing")
             .to_string();
         assert!(error.contains("no such file"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_new_keys_are_checked() {
+        let mut config = Config::default();
+        config.admin.token = Some(Secret::new("admin-secret-value-123456"));
+        config.database.url = Some("postgres://u:db-password@host/db".to_owned());
+        config.validate().expect("valid");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("admin-secret-value"), "{shown}");
+        assert!(!shown.contains("db-password"), "{shown}");
+        config.admin.token = Some(Secret::new("short"));
+        let error = config.validate().expect_err("short").to_string();
+        assert!(error.contains("admin.token"), "{error}");
+        let mut config = Config::default();
+        config.auth.leeway_secs = 3600;
+        let error = config.validate().expect_err("leeway").to_string();
+        assert!(error.contains("auth.leeway_secs"), "{error}");
+        let mut config = Config::default();
+        config.auth.audiences = vec![String::new()];
+        let error = config.validate().expect_err("audience").to_string();
+        assert!(error.contains("auth.audiences"), "{error}");
     }
 }

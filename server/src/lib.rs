@@ -14,9 +14,11 @@
 //! meeting desk offices ask for meetings through, and the providers behind
 //! it). Timers there take an injected [`clock`].
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod graph;
+pub mod identity;
 pub mod map;
 pub mod meetings;
 pub mod metrics;
@@ -25,6 +27,7 @@ pub mod net;
 pub mod office;
 pub mod server;
 pub mod simulate;
+pub mod store;
 
 pub use config::Config;
 pub use server::{ServerError, run};

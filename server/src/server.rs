@@ -13,12 +13,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
+use crate::identity::membership::Membership;
+use crate::identity::{SignIn, SignInError};
 use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
 use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
 use crate::meetings::Providers;
 use crate::metrics::Metrics;
+use crate::net::session::Sessions;
 use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
+use crate::store::{Store, StoreError, StoreWriter};
 
 /// A fault that stops the server.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,12 @@ pub enum ServerError {
     /// The meeting providers could not be set up.
     #[error("{0}")]
     Meetings(#[from] crate::meetings::MeetingsError),
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Teams sign-in could not be set up.
+    #[error("Teams sign-in: {0}")]
+    SignIn(#[from] SignInError),
 }
 
 /// What every connection and HTTP handler shares.
@@ -57,6 +67,16 @@ pub struct ServerContext {
     pub metrics: Arc<Metrics>,
     /// The meeting providers, built once and shared by every office's desk.
     pub providers: Providers,
+    /// The database, for reads and admin writes.
+    pub store: Store,
+    /// Writes from sign-ins and offices, off the tick.
+    pub writer: StoreWriter,
+    /// Teams sign-in; `None` when no audience is configured.
+    pub sign_in: Option<SignIn>,
+    /// Who is in which office.
+    pub sessions: Sessions,
+    /// Team membership checks; `None` without Graph credentials.
+    pub membership: Option<Membership>,
 }
 
 impl ServerContext {
@@ -195,6 +215,27 @@ pub async fn run(
         tracing::warn!(%local, "the development login is off: the server does not listen on loopback");
     }
     let providers = Providers::from_config(&config, crate::clock::SystemClock::shared())?;
+    let url = config.database.resolve(&config.data_dir);
+    let store = Store::open(&url).await?;
+    tracing::info!(database = store.kind(), "database open and migrated");
+    let sign_in = SignIn::from_config(&config)?;
+    if sign_in.is_none() {
+        tracing::info!("Teams sign-in is off: set [auth] audiences or [graph] client_id");
+    }
+    let membership = Membership::from_config(&config, crate::clock::SystemClock::shared());
+    if sign_in.is_some() && membership.is_none() {
+        tracing::warn!("team membership is not checked: [graph] has no credentials");
+    }
+    if config.admin.token.is_none() {
+        tracing::info!("the admin API is off: set [admin] token");
+    }
+    let stopping = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    // The store task outlives the offices' shutdown: it drains their last
+    // writes once the connections are gone.
+    let store_stop = CancellationToken::new();
+    let store_tasks = TaskTracker::new();
+    let writer = StoreWriter::start(store.clone(), store_stop.clone(), &store_tasks);
     let ctx = Arc::new(ServerContext {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -202,10 +243,15 @@ pub async fn run(
         refused_maps: DashMap::new(),
         dev_login_allowed,
         open_connections: AtomicUsize::new(0),
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        shutdown: stopping,
+        tasks,
         metrics: Arc::new(Metrics::default()),
         providers,
+        store,
+        writer,
+        sign_in,
+        sessions: Sessions::default(),
+        membership,
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);
@@ -226,6 +272,10 @@ pub async fn run(
     ctx.shutdown.cancel();
     ctx.tasks.close();
     ctx.tasks.wait().await;
+    store_stop.cancel();
+    store_tasks.close();
+    store_tasks.wait().await;
+    ctx.store.close().await;
     tracing::info!("stopped");
     served.map_err(ServerError::from)
 }

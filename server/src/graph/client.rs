@@ -237,4 +237,77 @@ impl GraphClient {
             message: "a fresh app token was refused too".into(),
         })
     }
+
+    /// Whether `user` (an object id) is a member of `team` in `tenant`:
+    /// `GET /teams/{team}/members` filtered on the user, app-only, counted
+    /// against the team-members budgets.
+    pub async fn is_team_member(
+        &self,
+        tenant: &str,
+        team: &str,
+        user: &str,
+    ) -> Result<bool, GraphError> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| GraphError::Request("graph.base_url cannot be a base".into()))?
+            .extend(["teams", team, "members"]);
+        // The user id is a GUID-like id checked by the caller; quotes are
+        // doubled as OData wants all the same.
+        let filter = format!(
+            "(microsoft.graph.aadUserConversationMember/userId eq '{}')",
+            user.replace('\'', "''")
+        );
+        url.query_pairs_mut().append_pair("$filter", &filter);
+        let call = Call {
+            endpoint: "teamMembers",
+            tenant,
+            budget: Some((BudgetKind::TeamMembers, 1)),
+        };
+        for fresh_token in [false, true] {
+            let token = self.tokens.app_token(tenant).await?;
+            let answer = self
+                .transport
+                .send(&call, |http| {
+                    http.get(url.clone()).bearer_auth(token.expose())
+                })
+                .await?;
+            if answer.status == 401 && !fresh_token {
+                self.tokens.invalidate(tenant).await;
+                continue;
+            }
+            if answer.status == 404 {
+                return Ok(false);
+            }
+            if answer.status != 200 {
+                return Err(error_of_graph("teamMembers", &answer));
+            }
+            let parsed: MembersAnswer =
+                serde_json::from_slice(&answer.body).map_err(|e| GraphError::Malformed {
+                    endpoint: "teamMembers",
+                    reason: format!("not a list of members: {e}"),
+                })?;
+            return Ok(parsed
+                .value
+                .iter()
+                .any(|m| m.user_id.as_deref() == Some(user)));
+        }
+        Err(GraphError::Rejected {
+            endpoint: "teamMembers",
+            status: 401,
+            code: "InvalidAuthenticationToken".into(),
+            message: "a fresh app token was refused too".into(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct MembersAnswer {
+    #[serde(default)]
+    value: Vec<Member>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    user_id: Option<String>,
 }

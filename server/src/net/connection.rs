@@ -22,17 +22,23 @@ use tokio::time::Instant;
 
 use super::ratelimit::TokenBucket;
 use crate::metrics::Metrics;
+use crate::net::session::Session;
 use crate::office::OfficeHandle;
 use crate::office::input::InputSlot;
 use crate::office::network::{Joined, OfficeCommand};
 use crate::office::outbox::{Outbox, Outgoing};
 use crate::server::ServerContext;
+use crate::store::queries::User;
 
 /// How long a join may wait for room in a busy office's inbox, and for its answer.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest display name, in characters.
-const MAX_NAME_CHARS: usize = 64;
+pub(super) const MAX_NAME_CHARS: usize = 64;
+
+/// Least time between two saves of a signed-in user's position while they
+/// stay (it is saved when they leave too).
+const SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// Serves one WebSocket until either side ends it.
 pub async fn serve(
@@ -116,20 +122,23 @@ async fn write_frames(
     }
 }
 
-struct Connection {
-    ctx: Arc<ServerContext>,
+pub(super) struct Connection {
+    pub(super) ctx: Arc<ServerContext>,
     outbox: Outbox,
     stream: SplitStream<WebSocket>,
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
-    peer: SocketAddr,
+    pub(super) peer: SocketAddr,
 }
 
 /// An avatar in an office, from this connection's side.
-struct Seat {
-    office: OfficeHandle,
-    joined: Joined,
+pub(super) struct Seat {
+    pub(super) office: OfficeHandle,
+    pub(super) joined: Joined,
     input: InputSlot,
+    /// The key in [`crate::net::session::Sessions`].
+    pub(super) session: u64,
+    pub(super) user: Option<User>,
 }
 
 impl Connection {
@@ -138,7 +147,12 @@ impl Connection {
             return;
         };
         tracing::debug!(peer = %self.peer, office = %seat.office.id, avatar = seat.joined.id, "joined");
+        let mut saved = Instant::now();
         while let Some(message) = self.read(None).await {
+            if seat.user.is_some() && saved.elapsed() >= SAVE_EVERY {
+                saved = Instant::now();
+                self.save_position(&seat, false).await;
+            }
             match message {
                 ClientMessage::Hold(hold) => seat.input.hold(hold.dir),
                 ClientMessage::Release(_) => seat.input.release(),
@@ -151,6 +165,7 @@ impl Connection {
                 ),
             }
         }
+        self.save_position(&seat, true).await;
         // The avatar must go whatever happens; waiting here delays only this connection.
         let leave = OfficeCommand::Leave {
             avatar: seat.joined.entity,
@@ -183,8 +198,8 @@ impl Connection {
             self.fatal(ErrorCode::UnsupportedVersion, &message);
             return None;
         }
-        let name = match self.check_login(&join) {
-            Ok(name) => name,
+        let login = match self.check_login(&join).await {
+            Ok(login) => login,
             Err(reason) => {
                 self.fatal(ErrorCode::LoginRefused, reason);
                 return None;
@@ -198,10 +213,19 @@ impl Connection {
             );
             return None;
         };
+        if let Err(reason) = self.check_access(&login, &join.office).await {
+            self.fatal(ErrorCode::LoginRefused, reason);
+            return None;
+        }
+        let start = match &login.user {
+            Some(user) => self.last_position(user, &join.office).await,
+            None => None,
+        };
         let input = InputSlot::default();
         let (reply, answer) = oneshot::channel();
         let command = OfficeCommand::Join {
-            name,
+            name: login.name.clone(),
+            start,
             outbox: self.outbox.clone(),
             input: input.clone(),
             reply,
@@ -215,11 +239,24 @@ impl Connection {
             return None;
         }
         match tokio::time::timeout(JOIN_WAIT, answer).await {
-            Ok(Ok(Ok(joined))) => Some(Seat {
-                office,
-                joined,
-                input,
-            }),
+            Ok(Ok(Ok(joined))) => {
+                let session = self.ctx.sessions.begin(Session {
+                    office: office.id.clone(),
+                    name: login.name,
+                    user: login
+                        .user
+                        .as_ref()
+                        .map(|u| (u.tenant_id.clone(), u.object_id.clone())),
+                    outbox: self.outbox.clone(),
+                });
+                Some(Seat {
+                    office,
+                    joined,
+                    input,
+                    session,
+                    user: login.user,
+                })
+            }
             Ok(Ok(Err((code, message)))) => {
                 self.fatal(code, &message);
                 None
@@ -230,27 +267,6 @@ impl Connection {
                 None
             }
         }
-    }
-
-    /// The display name to use, or why the login is refused.
-    fn check_login(&self, join: &Join) -> Result<String, &'static str> {
-        if join.token.is_some() {
-            return Err("Teams sign-in is not configured on this server");
-        }
-        let Some(name) = join.name.as_deref() else {
-            return Err("give a display name (development login) or a Teams token");
-        };
-        if !self.ctx.dev_login_allowed {
-            return Err("the development login is not accepted on this server");
-        }
-        let name = name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_NAME_CHARS
-            || name.chars().any(char::is_control)
-        {
-            return Err("a display name has 1 to 64 characters and no control characters");
-        }
-        Ok(name.to_owned())
     }
 
     fn pong(&self, ping: &Ping, tick: u64) {

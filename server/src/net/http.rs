@@ -28,7 +28,8 @@ pub fn router(ctx: Arc<ServerContext>) -> Router {
         .route("/maps/{id}", get(map))
         .route("/maps/{id}/{*file}", get(map_image))
         .nest_service("/assets", assets)
-        .with_state(ctx)
+        .with_state(ctx.clone())
+        .merge(crate::admin::router(ctx))
 }
 
 async fn websocket(

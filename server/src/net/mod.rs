@@ -4,4 +4,6 @@
 
 pub mod connection;
 pub mod http;
+mod login;
 pub mod ratelimit;
+pub mod session;

@@ -65,6 +65,7 @@ fn join(sim: &mut OfficeSim, handle: &OfficeHandle, name: &str) -> Client {
         name: name.into(),
         outbox: outbox.clone(),
         input: input.clone(),
+        start: None,
         reply,
     };
     handle.inbox.try_send(command).expect("inbox has room");

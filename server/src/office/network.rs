@@ -35,6 +35,9 @@ pub enum OfficeCommand {
         outbox: Outbox,
         /// Where the client's held direction comes from.
         input: InputSlot,
+        /// The tile to start on if it is free (the user's last position);
+        /// else a spawn tile.
+        start: Option<(i32, i32)>,
         /// The avatar, or why not.
         reply: oneshot::Sender<Result<Joined, (ErrorCode, String)>>,
     },
@@ -42,6 +45,13 @@ pub enum OfficeCommand {
     Leave {
         /// The avatar's entity.
         avatar: Entity,
+    },
+    /// Where an avatar stands (for saving it); no answer if it is gone.
+    Where {
+        /// The avatar's entity.
+        avatar: Entity,
+        /// Its tile.
+        reply: oneshot::Sender<(i32, i32)>,
     },
     /// The map changed on disk and passed validation: swap it in.
     ReplaceMap {
@@ -200,6 +210,7 @@ fn join(
     name: String,
     outbox: Outbox,
     input: InputSlot,
+    start: Option<(i32, i32)>,
 ) -> Result<Joined, (ErrorCode, String)> {
     let info = world.resource::<OfficeInfo>().clone();
     let population = world.resource::<super::sim::JoinOrder>().0.len();
@@ -212,7 +223,17 @@ fn join(
             ),
         ));
     }
-    let tile = pick_spawn(world).ok_or((
+    let grid = world.resource::<OfficeGrid>().0.clone();
+    let reservations = &world.resource::<TileReservations>().0;
+    let start = start.filter(|&(x, y)| {
+        x >= 0
+            && y >= 0
+            && x < grid.width()
+            && y < grid.height()
+            && !grid.is_tile_blocked(x, y)
+            && !reservations.is_held((x, y))
+    });
+    let tile = start.or_else(|| pick_spawn(world)).ok_or((
         ErrorCode::Full,
         "the office has no free tile left".to_owned(),
     ))?;
@@ -379,9 +400,10 @@ pub fn receive_commands(world: &mut World) {
                 name,
                 outbox,
                 input,
+                start,
                 reply,
             } => {
-                let result = join(world, name, outbox, input);
+                let result = join(world, name, outbox, input, start);
                 if reply.send(result.clone()).is_err()
                     && let Ok(joined) = result
                 {
@@ -390,6 +412,11 @@ pub fn receive_commands(world: &mut World) {
                 }
             }
             OfficeCommand::Leave { avatar } => leave(world, avatar),
+            OfficeCommand::Where { avatar, reply } => {
+                if let Some(walker) = world.get::<crate::movement::Walker>(avatar) {
+                    let _ = reply.send(walker.tile);
+                }
+            }
             OfficeCommand::ReplaceMap { map } => replace_map(world, &map),
         }
     }

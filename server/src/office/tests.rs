@@ -48,6 +48,7 @@ fn join(sim: &mut OfficeSim, handle: &super::OfficeHandle, name: &str, capacity:
         name: name.into(),
         outbox: outbox.clone(),
         input: input.clone(),
+        start: None,
         reply,
     };
     handle.inbox.try_send(command).expect("inbox has room");
@@ -186,6 +187,7 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
         name: "Dan".into(),
         outbox: Outbox::new(8),
         input: InputSlot::default(),
+        start: None,
         reply,
     };
     handle.inbox.try_send(command).expect("room");

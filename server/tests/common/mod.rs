@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod db;
+pub mod tokens;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,6 +73,9 @@ pub fn write_map(dir: &Path, id: &str, rows: &[&str]) -> PathBuf {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub maps: tempfile::TempDir,
+    /// The database it runs on (SQLite in `maps`, or a PostgreSQL schema of
+    /// its own when `DATABASE_URL` is set).
+    pub db: db::TestDb,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), metaoffice_server::ServerError>>>,
 }
@@ -86,6 +92,16 @@ impl TestServer {
         write_map(maps.path(), "office", rows);
         config.maps = maps.path().to_owned();
         config.assets = maps.path().to_owned();
+        if config.data_dir == Config::default().data_dir {
+            config.data_dir = maps.path().join("data");
+        }
+        let db = match db::postgres_url() {
+            Some(server) => db::TestDb::postgres(&server).await,
+            None => db::TestDb::sqlite(&config.data_dir),
+        };
+        if config.database.url.is_none() {
+            config.database.url = Some(db.url.clone());
+        }
         config.validate().expect("valid test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,6 +114,7 @@ impl TestServer {
         TestServer {
             addr,
             maps,
+            db,
             stop: Some(stop),
             task: Some(task),
         }
@@ -130,6 +147,7 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server result");
         }
+        self.db.drop_schema().await;
     }
 }
 
