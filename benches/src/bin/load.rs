@@ -284,10 +284,12 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     wait_healthy(port, &mut server)?;
     let server_sampler = Sampler::start(server.id());
     let processes = args.bot_processes.max(1);
+    let reports = tempfile::tempdir()?;
     let mut bots = Vec::new();
     for p in 0..processes {
         let count = total / processes + usize::from(p < total % processes);
-        let report_path = maps.path().join(format!("bots-{p}.json"));
+        // Not in the maps folder: the server would take it for a map.
+        let report_path = reports.path().join(format!("bots-{p}.json"));
         let child = Command::new(&bots_bin)
             .args([
                 "--url",
