@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use metaoffice_protocol::{Direction, GroupKind, ServerMessage};
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conversations::OfficeMeetings;
-use super::input::InputSlot;
-use super::network::{Joined, OfficeCommand};
-use super::outbox::{Outbox, Outgoing};
+use super::network::OfficeCommand;
+use super::outbox::Outgoing;
 use super::sim::OfficeSim;
+use super::tests::{Client, join};
 use super::{OfficeHandle, attach_meetings, build_office};
 use crate::config::Config;
 use crate::map::{OfficeMap, Zone, ZoneKind};
@@ -48,33 +47,6 @@ fn zone(name: &str, kind: ZoneKind, x: i32, y: i32, width: u32, height: u32) -> 
         width,
         height,
         properties: Default::default(),
-    }
-}
-
-struct Client {
-    outbox: Outbox,
-    input: InputSlot,
-    joined: Joined,
-}
-
-fn join(sim: &mut OfficeSim, handle: &OfficeHandle, name: &str) -> Client {
-    let outbox = Outbox::new(1000);
-    let input = InputSlot::default();
-    let (reply, mut answer) = oneshot::channel();
-    let command = OfficeCommand::Join {
-        name: name.into(),
-        outbox: outbox.clone(),
-        input: input.clone(),
-        start: None,
-        reply,
-    };
-    handle.inbox.try_send(command).expect("inbox has room");
-    sim.tick();
-    let joined = answer.try_recv().expect("answered").expect("joined");
-    Client {
-        outbox,
-        input,
-        joined,
     }
 }
 
@@ -145,8 +117,8 @@ async fn walking_past_someone_forms_nothing() {
     let tasks = TaskTracker::new();
     let map = map_with(30, 6, vec![(1, 2), (12, 3)], Vec::new());
     let (mut sim, handle) = office(&map, &tasks);
-    let walker = join(&mut sim, &handle, "Walker");
-    let sitter = join(&mut sim, &handle, "Sitter");
+    let walker = join(&mut sim, &handle, "Walker", 1000);
+    let sitter = join(&mut sim, &handle, "Sitter", 1000);
     walker.input.hold(Direction::Right);
     for _ in 0..120 {
         walker.input.hold(Direction::Right);
@@ -163,9 +135,9 @@ async fn standing_together_gets_a_meeting_after_the_dwell_and_changes_as_people_
     let tasks = TaskTracker::new();
     let map = map_with(30, 6, vec![(2, 2), (3, 2), (9, 2)], Vec::new());
     let (mut sim, handle) = office(&map, &tasks);
-    let ada = join(&mut sim, &handle, "Ada");
-    let grace = join(&mut sim, &handle, "Grace");
-    let alan = join(&mut sim, &handle, "Alan");
+    let ada = join(&mut sim, &handle, "Ada", 1000);
+    let grace = join(&mut sim, &handle, "Grace", 1000);
+    let alan = join(&mut sim, &handle, "Alan", 1000);
     // Default dwell: 1 s, 20 ticks. Grace joined 2 ticks ago (the pair formed then).
     step(&mut sim, 16);
     assert_eq!(group_news(&ada).await, vec![], "not before the dwell");
@@ -257,8 +229,8 @@ async fn a_group_that_dissolves_before_its_meeting_came_withdraws_the_request() 
     let tasks = TaskTracker::new();
     let map = map_with(30, 6, vec![(2, 2), (3, 2)], Vec::new());
     let (mut sim, handle) = office(&map, &tasks);
-    let ada = join(&mut sim, &handle, "Ada");
-    let grace = join(&mut sim, &handle, "Grace");
+    let ada = join(&mut sim, &handle, "Ada", 1000);
+    let grace = join(&mut sim, &handle, "Grace", 1000);
     // No await: the desk's task does not run, the request stays queued.
     step(&mut sim, 25);
     let desk = sim.world.resource::<OfficeMeetings>().desk.clone();
@@ -287,8 +259,8 @@ async fn silent_areas_form_no_group() {
     let quiet = zone("library", ZoneKind::Silent, 0, 0, 10, 6);
     let map = map_with(30, 6, vec![(2, 2), (3, 2)], vec![quiet]);
     let (mut sim, handle) = office(&map, &tasks);
-    let ada = join(&mut sim, &handle, "Ada");
-    let _grace = join(&mut sim, &handle, "Grace");
+    let ada = join(&mut sim, &handle, "Ada", 1000);
+    let _grace = join(&mut sim, &handle, "Grace", 1000);
     let seen = tick_until_meeting(&mut sim, &ada).await;
     assert_eq!(seen, vec![]);
 }
@@ -302,9 +274,9 @@ async fn a_meeting_room_holds_everyone_inside_at_once() {
     let room = zone("lounge", lounge, 0, 0, 12, 6);
     let map = map_with(30, 6, vec![(1, 1), (10, 4), (20, 2)], vec![room]);
     let (mut sim, handle) = office(&map, &tasks);
-    let ada = join(&mut sim, &handle, "Ada");
-    let grace = join(&mut sim, &handle, "Grace");
-    let outside = join(&mut sim, &handle, "Outside");
+    let ada = join(&mut sim, &handle, "Ada", 1000);
+    let grace = join(&mut sim, &handle, "Grace", 1000);
+    let outside = join(&mut sim, &handle, "Outside", 1000);
     let seen = tick_until_meeting(&mut sim, &grace).await;
     let ServerMessage::GroupFormed(formed) = &seen[0] else {
         panic!("{seen:?}")
@@ -325,9 +297,9 @@ async fn a_full_group_leaves_the_latecomer_out() {
     let (mut sim, handle) = office_with(&map, &tasks, config);
     let first: Vec<Client> = ["Ada", "Grace", "Alan"]
         .into_iter()
-        .map(|name| join(&mut sim, &handle, name))
+        .map(|name| join(&mut sim, &handle, name, 1000))
         .collect();
-    let late = join(&mut sim, &handle, "Linus");
+    let late = join(&mut sim, &handle, "Linus", 1000);
     let seen = tick_until_meeting(&mut sim, &first[0]).await;
     let ServerMessage::GroupFormed(formed) = &seen[0] else {
         panic!("{seen:?}")

@@ -34,13 +34,19 @@ fn open_map(width: u32, height: u32, spawns: Vec<(i32, i32)>) -> OfficeMap {
     }
 }
 
-struct Client {
-    outbox: Outbox,
-    input: InputSlot,
-    joined: Joined,
+pub(super) struct Client {
+    pub(super) outbox: Outbox,
+    pub(super) input: InputSlot,
+    pub(super) joined: Joined,
 }
 
-fn join(sim: &mut OfficeSim, handle: &super::OfficeHandle, name: &str, capacity: usize) -> Client {
+/// Joins a client through the office's inbox and runs the tick that answers.
+pub(super) fn join(
+    sim: &mut OfficeSim,
+    handle: &super::OfficeHandle,
+    name: &str,
+    capacity: usize,
+) -> Client {
     let outbox = Outbox::new(capacity);
     let input = InputSlot::default();
     let (reply, mut answer) = oneshot::channel();
