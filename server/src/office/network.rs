@@ -348,19 +348,14 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
     let changed = Bytes::from(ServerMessage::MapChanged(MapChanged { map: map_ref }).encode());
     let tick = world.resource::<TickCount>().0;
     let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
-    let mut viewers = world.query::<(&Viewer, &Seen)>();
+    // Views follow the avatars that were moved aside.
+    let mut viewers = world.query::<(&mut Viewer, &Seen)>();
     let mut sends = Vec::new();
-    for (viewer, seen) in viewers.iter(world) {
-        let anchor = view
-            .reanchor(viewer.anchor, seen.tile)
-            .unwrap_or(viewer.anchor);
-        sends.push((viewer.outbox.clone(), anchor));
-    }
-    let mut anchors = world.query::<(&mut Viewer, &Seen)>();
-    for (mut viewer, seen) in anchors.iter_mut(world) {
+    for (mut viewer, seen) in viewers.iter_mut(world) {
         viewer.anchor = view
             .reanchor(viewer.anchor, seen.tile)
             .unwrap_or(viewer.anchor);
+        sends.push((viewer.outbox.clone(), viewer.anchor));
     }
     for (outbox, anchor) in sends {
         let snapshot = snapshots
