@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod movement;
 pub mod net;
 pub mod office;
+pub mod presence;
 pub mod server;
 pub mod simulate;
 pub mod store;

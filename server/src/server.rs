@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::net::session::Sessions;
 use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
+use crate::presence::PresenceHub;
 use crate::store::{Store, StoreError, StoreWriter};
 
 /// A fault that stops the server.
@@ -77,6 +78,9 @@ pub struct ServerContext {
     pub sessions: Sessions,
     /// Team membership checks; `None` without Graph credentials.
     pub membership: Option<Membership>,
+    /// Teams presence shown on avatars, presence written while talking,
+    /// activity-feed notifications for knocks.
+    pub presence: PresenceHub,
 }
 
 impl ServerContext {
@@ -252,6 +256,7 @@ pub async fn run(
         sign_in,
         sessions: Sessions::default(),
         membership,
+        presence: PresenceHub::local(),
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);
