@@ -183,6 +183,15 @@ impl OfficeView {
                 self.tick = snapshot.tick;
                 true
             }
+            ServerMessage::Presences(presences) => {
+                for entry in &presences.entries {
+                    if let Some(avatar) = self.avatars.get_mut(&entry.avatar) {
+                        avatar.availability = entry.availability;
+                        avatar.activity = entry.activity;
+                    }
+                }
+                true
+            }
             _ => true,
         }
     }

@@ -367,7 +367,13 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                             | ServerMessage::GroupFormed(_)
                             | ServerMessage::GroupChanged(_)
                             | ServerMessage::GroupDissolved(_)
-                            | ServerMessage::MeetingReady(_) => {}
+                            | ServerMessage::MeetingReady(_)
+                            | ServerMessage::Presences(_)
+                            | ServerMessage::Knocked(_)
+                            | ServerMessage::KnockSent(_)
+                            | ServerMessage::People(_)
+                            | ServerMessage::Located(_)
+                            | ServerMessage::WalkEnded(_) => {}
                         }
                         if !view.apply(&message) {
                             *stats.errors.entry(ErrorCode::Malformed.number()).or_default() += 1;

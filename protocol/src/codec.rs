@@ -122,6 +122,10 @@ impl ClientMessage {
             ClientMessage::Hold(_) => 1,
             ClientMessage::Release(_) => 2,
             ClientMessage::Ping(_) => 3,
+            ClientMessage::Knock(_) => 4,
+            ClientMessage::WalkTo(_) => 5,
+            ClientMessage::ListPeople(_) => 6,
+            ClientMessage::Locate(_) => 7,
         }
     }
 
@@ -132,6 +136,10 @@ impl ClientMessage {
             ClientMessage::Hold(m) => write_frame(self.tag(), m),
             ClientMessage::Release(m) => write_frame(self.tag(), m),
             ClientMessage::Ping(m) => write_frame(self.tag(), m),
+            ClientMessage::Knock(m) => write_frame(self.tag(), m),
+            ClientMessage::WalkTo(m) => write_frame(self.tag(), m),
+            ClientMessage::ListPeople(m) => write_frame(self.tag(), m),
+            ClientMessage::Locate(m) => write_frame(self.tag(), m),
         }
     }
 
@@ -144,6 +152,10 @@ impl ClientMessage {
             1 => ClientMessage::Hold(read_payload(&mut cursor, len)?),
             2 => ClientMessage::Release(read_payload(&mut cursor, len)?),
             3 => ClientMessage::Ping(read_payload(&mut cursor, len)?),
+            4 => ClientMessage::Knock(read_payload(&mut cursor, len)?),
+            5 => ClientMessage::WalkTo(read_payload(&mut cursor, len)?),
+            6 => ClientMessage::ListPeople(read_payload(&mut cursor, len)?),
+            7 => ClientMessage::Locate(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
     }
@@ -163,6 +175,12 @@ impl ServerMessage {
             ServerMessage::GroupChanged(_) => 7,
             ServerMessage::GroupDissolved(_) => 8,
             ServerMessage::MeetingReady(_) => 9,
+            ServerMessage::Presences(_) => 10,
+            ServerMessage::Knocked(_) => 11,
+            ServerMessage::KnockSent(_) => 12,
+            ServerMessage::People(_) => 13,
+            ServerMessage::Located(_) => 14,
+            ServerMessage::WalkEnded(_) => 15,
         }
     }
 
@@ -180,6 +198,12 @@ impl ServerMessage {
             }
             ServerMessage::GroupDissolved(m) => write_frame(self.tag(), m),
             ServerMessage::MeetingReady(m) => write_frame(self.tag(), m),
+            ServerMessage::Presences(m) => write_frame(self.tag(), m),
+            ServerMessage::Knocked(m) => write_frame(self.tag(), m),
+            ServerMessage::KnockSent(m) => write_frame(self.tag(), m),
+            ServerMessage::People(m) => write_frame(self.tag(), m),
+            ServerMessage::Located(m) => write_frame(self.tag(), m),
+            ServerMessage::WalkEnded(m) => write_frame(self.tag(), m),
         }
     }
 
@@ -198,6 +222,12 @@ impl ServerMessage {
             7 => ServerMessage::GroupChanged(read_payload(&mut cursor, len)?),
             8 => ServerMessage::GroupDissolved(read_payload(&mut cursor, len)?),
             9 => ServerMessage::MeetingReady(read_payload(&mut cursor, len)?),
+            10 => ServerMessage::Presences(read_payload(&mut cursor, len)?),
+            11 => ServerMessage::Knocked(read_payload(&mut cursor, len)?),
+            12 => ServerMessage::KnockSent(read_payload(&mut cursor, len)?),
+            13 => ServerMessage::People(read_payload(&mut cursor, len)?),
+            14 => ServerMessage::Located(read_payload(&mut cursor, len)?),
+            15 => ServerMessage::WalkEnded(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
     }
@@ -259,6 +289,8 @@ mod tests {
                         speed: 40,
                         step: None,
                         progress: 0,
+                        availability: (next() % 9) as u8,
+                        activity: 0,
                     })
                     .collect(),
                 disappeared: (0..next() % 3).map(|_| next() as u32).collect(),

@@ -20,12 +20,13 @@ pub use codec::DecodeError;
 pub use frame::{FrameError, Step, TickFrameBuilder, Turn};
 pub use messages::{
     AvatarSnapshot, ClientMessage, Direction, Error, ErrorCode, GroupDissolved, GroupKind,
-    GroupState, Hold, Join, MapChanged, MapRef, MeetingReady, Ping, Pong, Release, ServerMessage,
-    Snapshot, TickFrame, Version, Welcome,
+    GroupState, Hold, Join, Knock, KnockSent, Knocked, ListPeople, Locate, Located, MapChanged,
+    MapRef, MeetingReady, People, Person, Ping, Pong, PresenceEntry, Presences, Release,
+    ServerMessage, Snapshot, TickFrame, Version, WalkEnded, WalkTo, Welcome, feed, walk_end,
 };
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 2 };
+pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 3 };
 
 /// The largest frame a server accepts from a client, in bytes.
 pub const MAX_CLIENT_FRAME: usize = 16 * 1024;

@@ -161,11 +161,19 @@ pub enum ErrorCode {
     JoinTimeout = 14,
     /// Something failed on the server's side.
     Internal = 15,
+    /// No such person (since 1.3): the knock, walk or search names someone
+    /// who is not in the office or not known in the organisation.
+    UnknownUser = 16,
+    /// Not allowed (since 1.3): knocking on or walking to oneself, or a
+    /// knock from someone without the identity it needs.
+    NotAllowed = 17,
+    /// Too many knocks (since 1.3); wait a moment.
+    TooManyKnocks = 18,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownMessage,
         ErrorCode::UnsupportedVersion,
@@ -181,6 +189,9 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::JoinTimeout,
         ErrorCode::Internal,
+        ErrorCode::UnknownUser,
+        ErrorCode::NotAllowed,
+        ErrorCode::TooManyKnocks,
     ];
 
     /// The number on the wire.
@@ -211,6 +222,9 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::JoinTimeout => "join_timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::NotAllowed => "not_allowed",
+            ErrorCode::TooManyKnocks => "too_many_knocks",
         }
     }
 }
@@ -252,6 +266,42 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// Knock on a colleague (since 1.3): `avatar` for someone in the
+    /// client's office, or `user` (an Entra ID object id in the client's
+    /// organisation) for someone anywhere, in an office or not. Exactly one
+    /// of the two. Answered with [`KnockSent`] or an error.
+    pub struct Knock {
+        /// An avatar in the client's office.
+        pub avatar: Option<u32>,
+        /// A user's object id.
+        pub user: Option<String>,
+    }
+}
+
+wire_struct! {
+    /// Walk to a colleague in the client's office (since 1.3): the server
+    /// finds a path and walks the avatar along it, stopping next to them.
+    /// Holding or releasing a direction cancels. Ends with [`WalkEnded`].
+    pub struct WalkTo {
+        /// The colleague's avatar.
+        pub avatar: u32,
+    }
+}
+
+wire_struct! {
+    /// Asks who is in the client's office (since 1.3): answered with [`People`].
+    pub struct ListPeople {}
+}
+
+wire_struct! {
+    /// Asks where a colleague is (since 1.3): answered with [`Located`].
+    pub struct Locate {
+        /// The colleague's object id, in the client's organisation.
+        pub user: String,
+    }
+}
+
 /// Everything a client sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
@@ -263,6 +313,14 @@ pub enum ClientMessage {
     Release(Release),
     /// Tag 3.
     Ping(Ping),
+    /// Tag 4 (since 1.3).
+    Knock(Knock),
+    /// Tag 5 (since 1.3).
+    WalkTo(WalkTo),
+    /// Tag 6 (since 1.3).
+    ListPeople(ListPeople),
+    /// Tag 7 (since 1.3).
+    Locate(Locate),
 }
 
 // ---- server to client -------------------------------------------------------
@@ -298,6 +356,10 @@ wire_struct! {
         pub step: Option<Direction>,
         /// How far the step under way has gone, 0 to 1000.
         pub progress: u16,
+        /// Teams availability code (since 1.3; 0 unknown), see `PROTOCOL.md`.
+        pub availability: u8 = 0,
+        /// Teams activity code (since 1.3; 0 unknown), see `PROTOCOL.md`.
+        pub activity: u8 = 0,
     }
 }
 
@@ -476,6 +538,134 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// One avatar's Teams presence (since 1.3).
+    pub struct PresenceEntry {
+        /// The avatar.
+        pub avatar: u32,
+        /// Availability code.
+        pub availability: u8,
+        /// Activity code.
+        pub activity: u8,
+    }
+}
+
+wire_struct! {
+    /// Presence changed for avatars in view (since 1.3).
+    pub struct Presences {
+        /// The new presence of each.
+        pub entries: Vec<PresenceEntry>,
+    }
+}
+
+wire_struct! {
+    /// Someone knocked on the client (since 1.3).
+    pub struct Knocked {
+        /// Who knocked, as others see them.
+        pub from_name: String,
+        /// Their avatar, when they are in the client's office.
+        pub from_avatar: Option<u32>,
+        /// Their object id, for a Teams user.
+        pub from_user: Option<String>,
+        /// The office they knocked from, if any.
+        pub from_office: Option<String>,
+    }
+}
+
+/// What became of a knock's Teams activity-feed notification (since 1.3).
+pub mod feed {
+    /// None is sent: no Teams identity on one side, or no Graph.
+    pub const NOT_SENT: u8 = 0;
+    /// Queued for Teams.
+    pub const QUEUED: u8 = 1;
+    /// Merged into a knock to the same person a moment ago: nothing new is sent.
+    pub const MERGED: u8 = 2;
+    /// Over the notification budget: not sent to Teams.
+    pub const OVER_BUDGET: u8 = 3;
+}
+
+wire_struct! {
+    /// The answer to [`Knock`] (since 1.3).
+    pub struct KnockSent {
+        /// The avatar knocked on, as asked.
+        pub avatar: Option<u32>,
+        /// The user knocked on, as asked or as found.
+        pub user: Option<String>,
+        /// The office they are in, if they are in one (they were told there).
+        pub office: Option<String>,
+        /// The Teams notification: a [`feed`] code.
+        pub feed: u8,
+    }
+}
+
+wire_struct! {
+    /// Someone in the office, as [`People`] lists them (since 1.3).
+    pub struct Person {
+        /// Their avatar.
+        pub avatar: u32,
+        /// Display name.
+        pub name: String,
+        /// Object id, for a Teams user.
+        pub user: Option<String>,
+        /// Tile x.
+        pub x: i32,
+        /// Tile y.
+        pub y: i32,
+        /// The named zone they stand in, if any.
+        pub zone: Option<String>,
+        /// Availability code.
+        pub availability: u8,
+        /// Activity code.
+        pub activity: u8,
+    }
+}
+
+wire_struct! {
+    /// The answer to [`ListPeople`] (since 1.3): everyone in the office, by name.
+    pub struct People {
+        /// Everyone, the client included.
+        pub people: Vec<Person>,
+    }
+}
+
+wire_struct! {
+    /// The answer to [`Locate`] (since 1.3).
+    pub struct Located {
+        /// The user asked for.
+        pub user: String,
+        /// The office they are in; nil when they are in none.
+        pub office: Option<String>,
+        /// Their avatar there.
+        pub avatar: Option<u32>,
+        /// Their display name, when known.
+        pub name: Option<String>,
+    }
+}
+
+/// Why a walk ended (since 1.3).
+pub mod walk_end {
+    /// Next to the colleague.
+    pub const ARRIVED: u8 = 0;
+    /// The client held or released a direction.
+    pub const CANCELLED: u8 = 1;
+    /// No path leads there.
+    pub const UNREACHABLE: u8 = 2;
+    /// The colleague left the office.
+    pub const GONE: u8 = 3;
+    /// The way stayed blocked.
+    pub const BLOCKED: u8 = 4;
+}
+
+wire_struct! {
+    /// A walk asked for with [`WalkTo`] ended (since 1.3).
+    pub struct WalkEnded {
+        /// The colleague walked to.
+        pub avatar: u32,
+        /// A [`walk_end`] code.
+        pub reason: u8,
+    }
+}
+
 /// Everything the server sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMessage {
@@ -499,4 +689,16 @@ pub enum ServerMessage {
     GroupDissolved(GroupDissolved),
     /// Tag 9 (since 1.2).
     MeetingReady(MeetingReady),
+    /// Tag 10 (since 1.3).
+    Presences(Presences),
+    /// Tag 11 (since 1.3).
+    Knocked(Knocked),
+    /// Tag 12 (since 1.3).
+    KnockSent(KnockSent),
+    /// Tag 13 (since 1.3).
+    People(People),
+    /// Tag 14 (since 1.3).
+    Located(Located),
+    /// Tag 15 (since 1.3).
+    WalkEnded(WalkEnded),
 }

@@ -77,6 +77,8 @@ fn avatar(
         speed: 40,
         step,
         progress,
+        availability: 0,
+        activity: 0,
     }
 }
 

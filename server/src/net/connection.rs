@@ -163,6 +163,13 @@ impl Connection {
                     ErrorCode::AlreadyJoined,
                     "this connection has joined already",
                 ),
+                ClientMessage::Knock(_)
+                | ClientMessage::WalkTo(_)
+                | ClientMessage::ListPeople(_)
+                | ClientMessage::Locate(_) => self.error(
+                    ErrorCode::UnknownMessage,
+                    "this server does not answer that message yet",
+                ),
             }
         }
         self.save_position(&seat, true).await;

@@ -8,6 +8,7 @@ use bevy_ecs::prelude::*;
 use metaoffice_protocol::{AvatarSnapshot, Direction};
 
 use crate::movement::{CollisionGrid, MoveEvent, Reservations, Rules, Surroundings, Walker};
+use crate::presence::Presence;
 
 /// The phases of a tick, in order.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,6 +68,8 @@ pub struct Avatar {
     pub id: u32,
     /// Display name.
     pub name: String,
+    /// The Teams presence it shows.
+    pub presence: Presence,
 }
 
 /// The direction an avatar's player holds, if any.
@@ -87,6 +90,8 @@ impl Avatar {
                 .clamp(0.0, f64::from(u16::MAX)) as u16,
             step: walker.step,
             progress: walker.progress.clamp(0.0, 1000.0) as u16,
+            availability: self.presence.availability.code(),
+            activity: self.presence.activity.code(),
         }
     }
 }
@@ -246,6 +251,7 @@ pub fn spawn_avatar(
             Avatar {
                 id,
                 name: name.to_owned(),
+                presence: Presence::default(),
             },
             walker,
             Held::default(),
