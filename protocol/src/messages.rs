@@ -282,7 +282,7 @@ wire_struct! {
 wire_struct! {
     /// Walk to a colleague in the client's office (since 1.3): the server
     /// finds a path and walks the avatar along it, stopping next to them.
-    /// Holding or releasing a direction cancels. Ends with [`WalkEnded`].
+    /// Holding a direction cancels. Ends with [`WalkEnded`].
     pub struct WalkTo {
         /// The colleague's avatar.
         pub avatar: u32,
@@ -646,7 +646,7 @@ wire_struct! {
 pub mod walk_end {
     /// Next to the colleague.
     pub const ARRIVED: u8 = 0;
-    /// The client held or released a direction.
+    /// The client held a direction.
     pub const CANCELLED: u8 = 1;
     /// No path leads there.
     pub const UNREACHABLE: u8 = 2;

@@ -7,10 +7,12 @@
 //! [`MoveEvent`]s for the clients.
 
 mod grid;
+mod path;
 mod reservations;
 mod walker;
 
 pub use grid::{CollisionGrid, TileCollision};
+pub use path::{PathError, PathFinder, PathQuery};
 pub use reservations::Reservations;
 pub use walker::{Surroundings, Walker};
 
