@@ -10,6 +10,10 @@ use metaoffice_protocol::{
     Step, TickFrame, TickFrameBuilder, Turn, Version, Welcome,
 };
 use metaoffice_protocol::{GroupDissolved, GroupKind, GroupState, MeetingReady};
+use metaoffice_protocol::{
+    Knock, KnockSent, Knocked, ListPeople, Locate, Located, People, Person, PresenceEntry,
+    Presences, WalkEnded, WalkTo, feed, walk_end,
+};
 
 // ---- helpers ----------------------------------------------------------------
 
@@ -82,6 +86,15 @@ fn avatar(
     }
 }
 
+/// `snapshot` showing a Teams presence (since 1.3).
+fn present(snapshot: AvatarSnapshot, availability: u8, activity: u8) -> AvatarSnapshot {
+    AvatarSnapshot {
+        availability,
+        activity,
+        ..snapshot
+    }
+}
+
 /// A small deterministic PRNG (xorshift64*), so failures reproduce.
 struct Rng(u64);
 
@@ -107,14 +120,14 @@ const HOLD: &str = "92019103";
 const RELEASE: &str = "920290";
 const PING: &str = "920391cf0000019b76daa87b";
 
-const WELCOME: &str = "9200989201000714cd04b0cf0000019b76daa8000893a464656d6faa2f6d6170732f64656d6f03939807a34164610c090128c000980ca547726163650a0b0128c000980fa4416c616e0d0a0128c000";
-const TICK: &str = "920197cd04b10c09980700000305fe0200920f02919815a54c696e75731009022802ccc890";
+const WELCOME: &str = "9200989201030714cd04b0cf0000019b76daa8000893a464656d6faa2f6d6170732f64656d6f03939a07a34164610c090128c00001019a0ca547726163650a0b0128c00005089a0fa4416c616e0d0a0128c0000000";
+const TICK: &str = "920197cd04b10c09980700000305fe0200920f02919a15a54c696e75731009022802ccc8000090";
 const TICK_LEAVE: &str = "920197cd04b70c09909090910f";
-const SNAPSHOT: &str = "920292cd0514919807a34164610d09032803cd0190";
+const SNAPSHOT: &str = "920292cd0514919a07a34164610d09032803cd01900101";
 const PONG: &str = "920393cf0000019b76daa87bcd04b4cf0000019b76daa8aa";
 const ERROR_RATE: &str =
     "9204920bd92572617465206c696d69742065786365656465643b206d657373616765732064726f70706564";
-const ERROR_VERSION: &str = "92049203d93570726f746f636f6c20322e30206973206e6f7420737570706f727465643b20746869732073657276657220737065616b7320312e30";
+const ERROR_VERSION: &str = "92049203d93570726f746f636f6c20322e30206973206e6f7420737570706f727465643b20746869732073657276657220737065616b7320312e33";
 
 /// 2026-01-01T00:00:00.123Z in Unix milliseconds.
 const CLIENT_MS: u64 = 1_767_225_600_123;
@@ -157,7 +170,7 @@ fn ping() -> ClientMessage {
 
 fn welcome() -> ServerMessage {
     ServerMessage::Welcome(Welcome {
-        version: Version { major: 1, minor: 0 },
+        version: Version { major: 1, minor: 3 },
         avatar: 7,
         tick_hz: 20,
         tick: 1200,
@@ -169,8 +182,15 @@ fn welcome() -> ServerMessage {
             version: 3,
         },
         avatars: vec![
-            avatar(7, "Ada", (12, 9), Direction::Down, None, 0),
-            avatar(12, "Grace", (10, 11), Direction::Down, None, 0),
+            // Available, Available.
+            present(avatar(7, "Ada", (12, 9), Direction::Down, None, 0), 1, 1),
+            // Busy, InAMeeting.
+            present(
+                avatar(12, "Grace", (10, 11), Direction::Down, None, 0),
+                5,
+                8,
+            ),
+            // A development login: no Teams presence.
             avatar(15, "Alan", (13, 10), Direction::Down, None, 0),
         ],
     })
@@ -206,13 +226,17 @@ fn tick_leave() -> ServerMessage {
 fn snapshot() -> ServerMessage {
     ServerMessage::Snapshot(Snapshot {
         tick: 1300,
-        avatars: vec![avatar(
-            7,
-            "Ada",
-            (13, 9),
-            Direction::Right,
-            Some(Direction::Right),
-            400,
+        avatars: vec![present(
+            avatar(
+                7,
+                "Ada",
+                (13, 9),
+                Direction::Right,
+                Some(Direction::Right),
+                400,
+            ),
+            1,
+            1,
         )],
     })
 }
@@ -235,7 +259,7 @@ fn error_rate() -> ServerMessage {
 fn error_version() -> ServerMessage {
     ServerMessage::Error(Error::new(
         ErrorCode::UnsupportedVersion,
-        "protocol 2.0 is not supported; this server speaks 1.0",
+        "protocol 2.0 is not supported; this server speaks 1.3",
     ))
 }
 
@@ -246,6 +270,11 @@ fn client_examples() -> Vec<(ClientMessage, &'static str)> {
         (hold(), HOLD),
         (release(), RELEASE),
         (ping(), PING),
+        (knock_avatar(), KNOCK_AVATAR),
+        (knock_user(), KNOCK_USER),
+        (walk_to(), WALK_TO),
+        (list_people(), LIST_PEOPLE),
+        (locate(), LOCATE),
     ]
 }
 
@@ -263,6 +292,12 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
         (group_dissolved(), GROUP_DISSOLVED),
         (meeting_ready(), MEETING_READY),
         (meeting_unavailable(), MEETING_UNAVAILABLE),
+        (presences(), PRESENCES),
+        (knocked(), KNOCKED),
+        (knock_sent(), KNOCK_SENT),
+        (people(), PEOPLE),
+        (located(), LOCATED),
+        (walk_ended(), WALK_ENDED),
     ]
 }
 
@@ -386,7 +421,7 @@ fn every_error_code_is_in_the_table() {
         assert!(doc.contains(&row), "PROTOCOL.md lacks the row {row}");
     }
     assert_eq!(ErrorCode::from_number(0), None);
-    assert_eq!(ErrorCode::from_number(16), None);
+    assert_eq!(ErrorCode::from_number(19), None);
     // A code from a newer server still decodes: `code` is a plain number.
     let future = ServerMessage::Error(Error {
         code: 99,
@@ -411,8 +446,8 @@ fn every_direction_is_in_the_table() {
 
 #[test]
 fn documented_constants() {
-    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 2 });
-    assert_eq!(PROTOCOL_VERSION.to_string(), "1.2");
+    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 3 });
+    assert_eq!(PROTOCOL_VERSION.to_string(), "1.3");
     assert_eq!(MAX_CLIENT_FRAME, 16_384);
     let doc = protocol_md();
     assert!(doc.contains("16384"));
@@ -458,8 +493,8 @@ fn newer_minor_fields_are_skipped() {
     // Trailing fields inside nested structs: Join's Version [1, 0, 7].
     let join = from_hex("920094930100 07 a464656d6fa3416461c0");
     assert_eq!(ClientMessage::decode(&join), Ok(join_dev()));
-    // An AvatarSnapshot with a ninth field (a map, skipped whole).
-    let snapshot = from_hex("920292cd0514919907a34164610d09032803cd0190 81a16101");
+    // An AvatarSnapshot with an eleventh field (a map, skipped whole).
+    let snapshot = from_hex("920292cd0514919b07a34164610d09032803cd01900101 81a16101");
     assert_eq!(ServerMessage::decode(&snapshot), Ok(self::snapshot()));
     // Many extra top-level elements.
     let hold = from_hex("9f01910301020304050607080910111213");
@@ -513,16 +548,16 @@ fn missing_fields_are_malformed() {
 #[test]
 fn unknown_tags_are_unknown_message() {
     assert_eq!(
-        ClientMessage::decode(&from_hex("920490")),
-        Err(DecodeError::UnknownMessage(4))
+        ClientMessage::decode(&from_hex("920890")),
+        Err(DecodeError::UnknownMessage(8))
     );
     assert_eq!(
         ClientMessage::decode(&from_hex("92cd010090")),
         Err(DecodeError::UnknownMessage(256))
     );
     assert_eq!(
-        ServerMessage::decode(&from_hex("920a90")),
-        Err(DecodeError::UnknownMessage(10))
+        ServerMessage::decode(&from_hex("921090")),
+        Err(DecodeError::UnknownMessage(16))
     );
     // The payload of an unknown message is not looked at.
     assert_eq!(
@@ -618,7 +653,7 @@ fn garbage_never_panics() {
     // Random garbage behind a valid header.
     for _ in 0..20_000 {
         let len = rng.below(48) as usize;
-        let mut bytes = vec![0x92, rng.below(5) as u8];
+        let mut bytes = vec![0x92, rng.below(17) as u8];
         bytes.extend((0..len).map(|_| rng.next() as u8));
         let _ = ClientMessage::decode(&bytes);
         let _ = ServerMessage::decode(&bytes);
@@ -964,4 +999,310 @@ fn group_kind_codes_outside_the_table_are_malformed() {
     // GroupFormed of group 3, kind 2, no room, no members.
     let bytes = from_hex("92069403 02 c0 90");
     assert!(is_malformed(&ServerMessage::decode(&bytes)));
+}
+
+// ---- since 1.3 ----------------------------------------------------------------
+
+/// Entra ID object ids of the scenario's Teams users (made up).
+const ADA_ID: &str = "5b0c7d1e-2f34-4a56-8b78-9c0d1e2f3a4b";
+const GRACE_ID: &str = "9e8d7c6b-5a49-4837-a625-1403f2e1d0c9";
+/// Margaret is in office `lab`, not in `demo`.
+const MARGARET_ID: &str = "c4b5a697-8877-4665-b544-332211009988";
+
+fn knock_avatar() -> ClientMessage {
+    ClientMessage::Knock(Knock {
+        avatar: Some(12),
+        user: None,
+    })
+}
+
+fn knock_user() -> ClientMessage {
+    ClientMessage::Knock(Knock {
+        avatar: None,
+        user: Some(MARGARET_ID.into()),
+    })
+}
+
+fn walk_to() -> ClientMessage {
+    ClientMessage::WalkTo(WalkTo { avatar: 12 })
+}
+
+fn list_people() -> ClientMessage {
+    ClientMessage::ListPeople(ListPeople {})
+}
+
+fn locate() -> ClientMessage {
+    ClientMessage::Locate(Locate {
+        user: MARGARET_ID.into(),
+    })
+}
+
+fn presences() -> ServerMessage {
+    ServerMessage::Presences(Presences {
+        entries: vec![PresenceEntry {
+            avatar: 12,
+            availability: 1,
+            activity: 1,
+        }],
+    })
+}
+
+fn knocked() -> ServerMessage {
+    ServerMessage::Knocked(Knocked {
+        from_name: "Ada".into(),
+        from_avatar: Some(7),
+        from_user: Some(ADA_ID.into()),
+        from_office: Some("demo".into()),
+    })
+}
+
+fn knock_sent() -> ServerMessage {
+    ServerMessage::KnockSent(KnockSent {
+        avatar: Some(12),
+        user: Some(GRACE_ID.into()),
+        office: Some("demo".into()),
+        feed: feed::QUEUED,
+    })
+}
+
+fn people() -> ServerMessage {
+    ServerMessage::People(People {
+        people: vec![
+            Person {
+                avatar: 7,
+                name: "Ada".into(),
+                user: Some(ADA_ID.into()),
+                x: 12,
+                y: 9,
+                zone: None,
+                availability: 1,
+                activity: 1,
+            },
+            Person {
+                avatar: 15,
+                name: "Alan".into(),
+                user: None,
+                x: 13,
+                y: 10,
+                zone: None,
+                availability: 0,
+                activity: 0,
+            },
+            Person {
+                avatar: 12,
+                name: "Grace".into(),
+                user: Some(GRACE_ID.into()),
+                x: 10,
+                y: 11,
+                zone: Some("Lounge".into()),
+                availability: 5,
+                activity: 8,
+            },
+        ],
+    })
+}
+
+fn located() -> ServerMessage {
+    ServerMessage::Located(Located {
+        user: MARGARET_ID.into(),
+        office: Some("lab".into()),
+        avatar: Some(4),
+        name: Some("Margaret".into()),
+    })
+}
+
+fn walk_ended() -> ServerMessage {
+    ServerMessage::WalkEnded(WalkEnded {
+        avatar: 12,
+        reason: walk_end::ARRIVED,
+    })
+}
+
+const KNOCK_AVATAR: &str = "9204920cc0";
+const KNOCK_USER: &str =
+    "920492c0d92463346235613639372d383837372d343636352d623534342d333332323131303039393838";
+const WALK_TO: &str = "9205910c";
+const LIST_PEOPLE: &str = "920690";
+const LOCATE: &str =
+    "920791d92463346235613639372d383837372d343636352d623534342d333332323131303039393838";
+const PRESENCES: &str = "920a9191930c0101";
+const KNOCKED: &str = "920b94a341646107d92435623063376431652d326633342d346135362d386237382d396330643165326633613462a464656d6f";
+const KNOCK_SENT: &str = "920c940cd92439653864376336622d356134392d343833372d613632352d313430336632653164306339a464656d6f01";
+const PEOPLE: &str = "920d91939807a3416461d92435623063376431652d326633342d346135362d386237382d3963306431653266336134620c09c00101980fa4416c616ec00d0ac00000980ca54772616365d92439653864376336622d356134392d343833372d613632352d3134303366326531643063390a0ba64c6f756e67650508";
+const LOCATED: &str = "920e94d92463346235613639372d383837372d343636352d623534342d333332323131303039393838a36c616204a84d61726761726574";
+const WALK_ENDED: &str = "920f920c00";
+
+#[test]
+fn golden_knock() {
+    golden_client(knock_avatar(), KNOCK_AVATAR);
+    golden_client(knock_user(), KNOCK_USER);
+}
+
+#[test]
+fn golden_walk_to() {
+    golden_client(walk_to(), WALK_TO);
+}
+
+#[test]
+fn golden_list_people() {
+    golden_client(list_people(), LIST_PEOPLE);
+}
+
+#[test]
+fn golden_locate() {
+    golden_client(locate(), LOCATE);
+}
+
+#[test]
+fn golden_presences() {
+    golden_server(presences(), PRESENCES);
+}
+
+#[test]
+fn golden_knocked() {
+    golden_server(knocked(), KNOCKED);
+}
+
+#[test]
+fn golden_knock_sent() {
+    golden_server(knock_sent(), KNOCK_SENT);
+}
+
+#[test]
+fn golden_people() {
+    golden_server(people(), PEOPLE);
+}
+
+#[test]
+fn golden_located() {
+    golden_server(located(), LOCATED);
+}
+
+#[test]
+fn golden_walk_ended() {
+    golden_server(walk_ended(), WALK_ENDED);
+}
+
+/// An `AvatarSnapshot` from a 1.2 server has 8 elements: a 1.3 reader fills
+/// in `availability` and `activity` with their default, 0 (unknown). One
+/// with only `availability` gets activity 0.
+#[test]
+fn avatar_snapshot_from_1_2_has_unknown_presence() {
+    let ada = avatar(
+        7,
+        "Ada",
+        (13, 9),
+        Direction::Right,
+        Some(Direction::Right),
+        400,
+    );
+    let snapshot = |avatar: AvatarSnapshot| {
+        ServerMessage::Snapshot(Snapshot {
+            tick: 1300,
+            avatars: vec![avatar],
+        })
+    };
+    // The 1.2 Snapshot example: `98`, eight fields.
+    let v1_2 = from_hex("920292cd0514919807a34164610d09032803cd0190");
+    let Ok(ServerMessage::Snapshot(decoded)) = ServerMessage::decode(&v1_2) else {
+        panic!("a 1.2 snapshot decodes");
+    };
+    assert_eq!(
+        (decoded.avatars[0].availability, decoded.avatars[0].activity),
+        (0, 0)
+    );
+    assert_eq!(ServerMessage::Snapshot(decoded), snapshot(ada.clone()));
+    // Nine fields: availability 5 (busy), activity missing.
+    let nine = from_hex("920292cd0514919907a34164610d09032803cd019005");
+    assert_eq!(
+        ServerMessage::decode(&nine),
+        Ok(snapshot(present(ada, 5, 0)))
+    );
+    // The same in a 1.2 Welcome and in a 1.2 tick frame's `appeared`.
+    let welcome_1_2 = from_hex(
+        "9200989201020714cd04b0cf0000019b76daa8000893a464656d6faa2f6d6170732f64656d6f03\
+         919807a34164610c090128c000",
+    );
+    let Ok(ServerMessage::Welcome(welcome)) = ServerMessage::decode(&welcome_1_2) else {
+        panic!("a 1.2 welcome decodes");
+    };
+    assert_eq!(welcome.version, Version { major: 1, minor: 2 });
+    assert_eq!(
+        welcome.avatars,
+        vec![avatar(7, "Ada", (12, 9), Direction::Down, None, 0)]
+    );
+    let tick_1_2 = from_hex("920197cd04b10c099090919815a54c696e75731009022802ccc890");
+    let Ok(ServerMessage::Tick(frame)) = ServerMessage::decode(&tick_1_2) else {
+        panic!("a 1.2 tick frame decodes");
+    };
+    assert_eq!(
+        frame.appeared,
+        vec![avatar(
+            21,
+            "Linus",
+            (16, 9),
+            Direction::Left,
+            Some(Direction::Left),
+            200
+        )]
+    );
+    // `progress` still has no default: seven fields are malformed.
+    let seven = from_hex("920292cd0514919707a34164610d09032803");
+    assert!(is_malformed(&ServerMessage::decode(&seven)));
+}
+
+/// The new messages' fields have no defaults: a payload that lacks one is
+/// malformed, and so is a field of the wrong type.
+#[test]
+fn new_messages_missing_or_wrong_fields_are_malformed() {
+    for hex in [
+        "920491c0", // Knock without user
+        "920590",   // WalkTo without avatar
+        "920591c0", // WalkTo avatar nil
+        "920790",   // Locate without user
+        "92079107", // Locate user an integer
+    ] {
+        let result = ClientMessage::decode(&from_hex(hex));
+        assert!(is_malformed(&result), "{hex}: {result:?}");
+    }
+    for hex in [
+        "920a9191920c01",                 // PresenceEntry without activity
+        "920a9191930c01cd0100",           // activity 256: not a u8
+        "920b93a3416461c0c0",             // Knocked without from_office
+        "920c930cc0c0",                   // KnockSent without feed
+        "920e93a175c0c0",                 // Located without name
+        "920f910c",                       // WalkEnded without reason
+        "920d9191970ca3416461c00c09c001", // Person without activity
+    ] {
+        let result = ServerMessage::decode(&from_hex(hex));
+        assert!(is_malformed(&result), "{hex}: {result:?}");
+    }
+}
+
+/// The code tables in PROTOCOL.md match the constants.
+#[test]
+fn feed_and_walk_end_codes_are_in_the_tables() {
+    let doc = protocol_md();
+    for (code, name) in [
+        (feed::NOT_SENT, "not sent"),
+        (feed::QUEUED, "queued"),
+        (feed::MERGED, "merged"),
+        (feed::OVER_BUDGET, "over budget"),
+    ] {
+        let row = format!("| {code} | {name}: ");
+        assert!(doc.contains(&row), "PROTOCOL.md lacks the feed row {row}");
+    }
+    for (code, name) in [
+        (walk_end::ARRIVED, "arrived"),
+        (walk_end::CANCELLED, "cancelled"),
+        (walk_end::UNREACHABLE, "unreachable"),
+        (walk_end::GONE, "gone"),
+        (walk_end::BLOCKED, "blocked"),
+    ] {
+        let row = format!("| {code} | {name}: ");
+        assert!(
+            doc.contains(&row),
+            "PROTOCOL.md lacks the walk_end row {row}"
+        );
+    }
 }
