@@ -138,6 +138,7 @@ fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
         &ctx.config,
         ctx.metrics.clone(),
         ctx.providers.clone(),
+        ctx.presence.clone(),
         ctx.shutdown.clone(),
         &ctx.tasks,
     );

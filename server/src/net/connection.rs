@@ -21,6 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::time::Instant;
 
 use super::ratelimit::TokenBucket;
+use crate::graph::Secret;
+use crate::meetings::UserRef;
 use crate::metrics::Metrics;
 use crate::net::session::Session;
 use crate::office::OfficeHandle;
@@ -124,7 +126,7 @@ async fn write_frames(
 
 pub(super) struct Connection {
     pub(super) ctx: Arc<ServerContext>,
-    outbox: Outbox,
+    pub(super) outbox: Outbox,
     stream: SplitStream<WebSocket>,
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
@@ -139,6 +141,8 @@ pub(super) struct Seat {
     /// The key in [`crate::net::session::Sessions`].
     pub(super) session: u64,
     pub(super) user: Option<User>,
+    /// The name others see.
+    pub(super) name: String,
 }
 
 impl Connection {
@@ -163,13 +167,10 @@ impl Connection {
                     ErrorCode::AlreadyJoined,
                     "this connection has joined already",
                 ),
-                ClientMessage::Knock(_)
-                | ClientMessage::WalkTo(_)
-                | ClientMessage::ListPeople(_)
-                | ClientMessage::Locate(_) => self.error(
-                    ErrorCode::UnknownMessage,
-                    "this server does not answer that message yet",
-                ),
+                ClientMessage::Knock(knock) => self.knock(&seat, knock).await,
+                ClientMessage::WalkTo(walk) => self.walk_to(&seat, walk.avatar),
+                ClientMessage::ListPeople(_) => self.list_people(&seat).await,
+                ClientMessage::Locate(locate) => self.locate(&seat, &locate.user).await,
             }
         }
         self.save_position(&seat, true).await;
@@ -233,6 +234,15 @@ impl Connection {
         let command = OfficeCommand::Join {
             name: login.name.clone(),
             start,
+            user: login.user.as_ref().map(|u| UserRef {
+                tenant: u.tenant_id.clone(),
+                oid: u.object_id.clone(),
+            }),
+            teams_token: login
+                .user
+                .as_ref()
+                .and(join.token.as_deref())
+                .map(Secret::new),
             outbox: self.outbox.clone(),
             input: input.clone(),
             reply,
@@ -249,7 +259,8 @@ impl Connection {
             Ok(Ok(Ok(joined))) => {
                 let session = self.ctx.sessions.begin(Session {
                     office: office.id.clone(),
-                    name: login.name,
+                    avatar: joined.id,
+                    name: login.name.clone(),
                     user: login
                         .user
                         .as_ref()
@@ -262,6 +273,7 @@ impl Connection {
                     input,
                     session,
                     user: login.user,
+                    name: login.name,
                 })
             }
             Ok(Ok(Err((code, message)))) => {
@@ -353,7 +365,7 @@ impl Connection {
     }
 
     /// Sends an error frame; the connection goes on.
-    fn error(&self, code: ErrorCode, message: &str) {
+    pub(super) fn error(&self, code: ErrorCode, message: &str) {
         self.ctx.metrics.error(code);
         self.outbox.push_error(code, message);
     }

@@ -5,5 +5,6 @@
 pub mod connection;
 pub mod http;
 mod login;
+mod people;
 pub mod ratelimit;
 pub mod session;

@@ -15,6 +15,8 @@ use crate::office::outbox::Outbox;
 pub struct Session {
     /// The office it is in.
     pub office: String,
+    /// Its avatar there.
+    pub avatar: u32,
     /// The name others see.
     pub name: String,
     /// `(tenant, object id)` for a Teams sign-in; `None` for the dev login.
@@ -74,6 +76,23 @@ impl Sessions {
             .collect();
         people.sort_by(|a, b| a.name.cmp(&b.name));
         people
+    }
+
+    /// The session of avatar `avatar` in `office`.
+    pub fn of_avatar(&self, office: &str, avatar: u32) -> Option<Session> {
+        self.live
+            .iter()
+            .find(|s| s.avatar == avatar && s.office == office)
+            .map(|s| s.value().clone())
+    }
+
+    /// The sessions of user `oid` of `tenant`, in any office.
+    pub fn of_user(&self, tenant: &str, oid: &str) -> Vec<Session> {
+        self.live
+            .iter()
+            .filter(|s| s.user.as_ref().is_some_and(|u| u.0 == tenant && u.1 == oid))
+            .map(|s| s.value().clone())
+            .collect()
     }
 
     /// Disconnects every session of `tenant`; returns how many there were.

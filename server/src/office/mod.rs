@@ -14,6 +14,7 @@ pub mod input;
 pub mod interest;
 pub mod network;
 pub mod outbox;
+pub mod people;
 pub mod proximity;
 pub mod sim;
 #[cfg(test)]
@@ -47,7 +48,10 @@ use network::{
     Arrivals, Departures, Inbox, OfficeCommand, OfficeInfo, OfficeMetrics, OfficeView,
     PublishedTick, SendPolicy, ServerClock, SpawnPoints, close_all, read_inputs, receive_commands,
 };
+use people::{NamedZones, OfficePresence, Walks, guide_walks, receive_presence, send_presence};
 use sim::{JoinOrder, OfficeSet, OfficeSim};
+
+use crate::presence::PresenceHub;
 
 /// How connection tasks reach a running office.
 #[derive(Debug, Clone)]
@@ -136,15 +140,23 @@ pub fn build_office(
         dwell_ticks: config.conversations.dwell_ticks(o.tick_hz),
     });
     sim.world.insert_resource(GroupMail::default());
+    sim.world.insert_resource(Walks::default());
+    sim.world.insert_resource(NamedZones::of(map));
     sim.schedule_mut().add_systems(
-        (receive_commands, read_inputs, receive_meetings)
+        (
+            receive_commands,
+            read_inputs,
+            guide_walks,
+            receive_meetings,
+            receive_presence,
+        )
             .chain()
             .in_set(OfficeSet::Receive),
     );
     sim.schedule_mut()
         .add_systems(track_groups.in_set(OfficeSet::Conversations));
     sim.schedule_mut().add_systems(
-        (emit_frames, send_group_mail)
+        (emit_frames, send_group_mail, send_presence)
             .chain()
             .in_set(OfficeSet::Emit),
     );
@@ -178,19 +190,29 @@ pub fn attach_meetings(
         .insert_resource(OfficeMeetings::new(id, tenant, provider, desk, outcomes));
 }
 
+/// Subscribes office `id` to the presence hub: its avatars show their
+/// users' Teams presence, and the hub hears who is in the office.
+pub fn attach_presence(sim: &mut OfficeSim, id: &str, hub: PresenceHub) {
+    sim.world.insert_resource(OfficePresence::new(id, hub));
+}
+
 /// Builds the world of an office on `map`, gives it a meeting desk on
-/// `providers` (shared by every office), and starts its tick task.
+/// `providers` (shared by every office) and the presence hub, and starts its
+/// tick task.
+#[allow(clippy::too_many_arguments)]
 pub fn start_office(
     id: &str,
     map: &OfficeMap,
     config: &Config,
     metrics: Arc<Metrics>,
     providers: Providers,
+    presence: PresenceHub,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> OfficeHandle {
     let (mut sim, handle) = build_office(id, map, config, metrics.clone());
     attach_meetings(&mut sim, id, config, providers, shutdown.clone(), tasks);
+    attach_presence(&mut sim, id, presence);
     let population = handle.population.clone();
     let period = Duration::from_secs_f64(1.0 / f64::from(config.office.tick_hz));
     let office_id = id.to_owned();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
 use metaoffice_protocol::{
-    ErrorCode, MapChanged, MapRef, PROTOCOL_VERSION, ServerMessage, Snapshot, Welcome,
+    ErrorCode, MapChanged, MapRef, PROTOCOL_VERSION, Person, ServerMessage, Snapshot, Welcome,
 };
 
 use crate::map::OfficeMap;
@@ -19,9 +19,12 @@ use super::emit::visible_snapshots;
 use super::input::InputSlot;
 use super::interest::{Cell, CellIndex, Seen, ViewConfig};
 use super::outbox::Outbox;
+use super::people::{Identity, NamedZones, OfficePresence, Walking, dev_user, people, start_walk};
 use super::sim::{
     Avatar, Held, OfficeGrid, TickCount, TileReservations, despawn_avatar, spawn_avatar,
 };
+use crate::graph::Secret;
+use crate::meetings::UserRef;
 use crate::metrics::{Metrics, OfficeLabel};
 
 /// What connection tasks ask of an office.
@@ -38,6 +41,10 @@ pub enum OfficeCommand {
         /// The tile to start on if it is free (the user's last position);
         /// else a spawn tile.
         start: Option<(i32, i32)>,
+        /// The Teams user; `None` for a development login.
+        user: Option<UserRef>,
+        /// The user's Teams token, for meeting providers that need it.
+        teams_token: Option<Secret>,
         /// The avatar, or why not.
         reply: oneshot::Sender<Result<Joined, (ErrorCode, String)>>,
     },
@@ -57,6 +64,18 @@ pub enum OfficeCommand {
     ReplaceMap {
         /// The new map.
         map: Arc<OfficeMap>,
+    },
+    /// Walk the avatar to a colleague's (an error frame tells the client why not).
+    WalkTo {
+        /// The walker.
+        avatar: Entity,
+        /// The colleague's avatar id.
+        target: u32,
+    },
+    /// Everyone in the office, for `People`.
+    People {
+        /// The list, sorted by name.
+        reply: oneshot::Sender<Vec<Person>>,
     },
 }
 
@@ -205,13 +224,25 @@ fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
     tile
 }
 
-fn join(
-    world: &mut World,
+/// Who is joining, and how to reach them.
+struct Newcomer {
     name: String,
     outbox: Outbox,
     input: InputSlot,
     start: Option<(i32, i32)>,
-) -> Result<Joined, (ErrorCode, String)> {
+    user: Option<UserRef>,
+    teams_token: Option<Secret>,
+}
+
+fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, String)> {
+    let Newcomer {
+        name,
+        outbox,
+        input,
+        start,
+        user,
+        teams_token,
+    } = newcomer;
     let info = world.resource::<OfficeInfo>().clone();
     let population = world.resource::<super::sim::JoinOrder>().0.len();
     if population >= info.max_avatars {
@@ -251,10 +282,21 @@ fn join(
         tile,
         info.speed,
         info.avatars_collide,
-        (input, viewer, seen),
+        (input, viewer, seen, Walking::default()),
     );
     world.resource_mut::<CellIndex>().insert(anchor, entity);
     let id = world.get::<Avatar>(entity).map_or(0, |a| a.id);
+    let teams = user.is_some();
+    let user = user.unwrap_or_else(|| dev_user(&info.map.id, id));
+    if let Some(mut presence) = world.get_resource_mut::<OfficePresence>() {
+        presence.arrived(&user, entity);
+    }
+    world.entity_mut(entity).insert(Identity {
+        user,
+        teams,
+        teams_token,
+        in_meeting: false,
+    });
     let welcome = Welcome {
         version: PROTOCOL_VERSION,
         avatar: id,
@@ -278,6 +320,11 @@ pub(super) fn leave(world: &mut World, entity: Entity) {
     };
     let cell = world.resource::<OfficeView>().0.cell_of(seen.tile);
     world.resource_mut::<CellIndex>().remove(cell, entity);
+    if let Some(identity) = world.get::<Identity>(entity).cloned()
+        && let Some(mut presence) = world.get_resource_mut::<OfficePresence>()
+    {
+        presence.departed(&identity, entity);
+    }
     if let Some(id) = despawn_avatar(world, entity) {
         world.resource_mut::<Arrivals>().0.retain(|&e| e != entity);
         world
@@ -301,6 +348,7 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
     world
         .resource_mut::<super::conversations::ConversationZones>()
         .update(map);
+    world.insert_resource(NamedZones::of(map));
     // Whatever was waiting to be sent is superseded by the snapshots below.
     world
         .resource_mut::<super::sim::TickEvents>()
@@ -396,9 +444,19 @@ pub fn receive_commands(world: &mut World) {
                 outbox,
                 input,
                 start,
+                user,
+                teams_token,
                 reply,
             } => {
-                let result = join(world, name, outbox, input, start);
+                let newcomer = Newcomer {
+                    name,
+                    outbox,
+                    input,
+                    start,
+                    user,
+                    teams_token,
+                };
+                let result = join(world, newcomer);
                 if reply.send(result.clone()).is_err()
                     && let Ok(joined) = result
                 {
@@ -413,6 +471,16 @@ pub fn receive_commands(world: &mut World) {
                 }
             }
             OfficeCommand::ReplaceMap { map } => replace_map(world, &map),
+            OfficeCommand::WalkTo { avatar, target } => {
+                if let Err((code, message)) = start_walk(world, avatar, target)
+                    && let Some(viewer) = world.get::<Viewer>(avatar)
+                {
+                    viewer.outbox.push_error(code, message);
+                }
+            }
+            OfficeCommand::People { reply } => {
+                let _ = reply.send(people(world));
+            }
         }
     }
 }
