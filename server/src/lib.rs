@@ -27,6 +27,7 @@ pub mod net;
 pub mod office;
 pub mod presence;
 pub mod server;
+pub mod settings;
 pub mod simulate;
 pub mod store;
 

@@ -16,6 +16,7 @@ use super::budget::{BudgetKind, Budgets};
 use super::config::{BudgetConfig, RetryConfig};
 use super::retry::{RetryPolicy, retry_after};
 use crate::clock::SharedClock;
+use crate::metrics::GraphMetrics;
 
 /// Largest answer body read, bytes.
 const MAX_BODY: usize = 1 << 20;
@@ -52,6 +53,7 @@ pub struct Transport {
     budgets: Budgets,
     breakers: Breakers,
     retry: RetryPolicy,
+    metrics: GraphMetrics,
 }
 
 enum Attempt {
@@ -82,7 +84,16 @@ impl Transport {
             ),
             retry: RetryPolicy::from(retry),
             clock,
+            metrics: GraphMetrics::default(),
         })
+    }
+
+    /// Counts calls and budget waits into `metrics` (the server's
+    /// `/metrics`); a transport made with [`Transport::new`] counts into
+    /// families nobody reads.
+    pub fn with_metrics(mut self, metrics: GraphMetrics) -> Transport {
+        self.metrics = metrics;
+        self
     }
 
     /// The clock it waits on.
@@ -107,7 +118,12 @@ impl Transport {
         loop {
             let (now, admission, hold) = match call.budget {
                 Some((kind, cost)) => {
+                    let asked = self.clock.now();
                     let admission = self.budgets.acquire(call.tenant, kind, cost).await?;
+                    let waited = admission.at.saturating_duration_since(asked);
+                    if !waited.is_zero() {
+                        self.metrics.budget_wait(endpoint, waited.as_secs_f64());
+                    }
                     (admission.at, Some(admission), None)
                 }
                 None => {
@@ -120,6 +136,7 @@ impl Transport {
                 .allow(endpoint, now)
                 .map_err(|retry_in| GraphError::CircuitOpen { endpoint, retry_in })?;
             let attempt = self.attempt(build(&self.http)).await;
+            self.metrics.call(endpoint, attempt.status());
             let reason = match attempt {
                 Attempt::Done(answer) => {
                     self.breakers.success(endpoint);
@@ -198,6 +215,48 @@ impl Transport {
             408 | 500..=599 => Attempt::Failed(format!("HTTP {}", answer.status)),
             _ => Attempt::Done(answer),
         }
+    }
+}
+
+impl Attempt {
+    /// How the attempt ended, for the calls metric.
+    fn status(&self) -> &'static str {
+        match self {
+            Attempt::Done(answer) | Attempt::Throttled(answer) => status_label(answer.status),
+            Attempt::Failed(reason) if reason.starts_with("timeout") => "timeout",
+            Attempt::Failed(reason) if reason.starts_with("HTTP ") => reason
+                .strip_prefix("HTTP ")
+                .and_then(|code| code.parse().ok())
+                .map_or("error", status_label),
+            Attempt::Failed(_) => "error",
+        }
+    }
+}
+
+/// An HTTP status as a label without allocating: the codes Microsoft
+/// answers with, else its class.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        409 => "409",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 

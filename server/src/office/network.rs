@@ -58,6 +58,8 @@ pub enum OfficeCommand {
         /// The new map.
         map: Arc<OfficeMap>,
     },
+    /// The office's stored settings changed: apply them.
+    Configure(super::settings::LiveSettings),
 }
 
 /// A client's avatar in an office.
@@ -413,6 +415,7 @@ pub fn receive_commands(world: &mut World) {
                 }
             }
             OfficeCommand::ReplaceMap { map } => replace_map(world, &map),
+            OfficeCommand::Configure(settings) => settings.apply(world),
         }
     }
 }
