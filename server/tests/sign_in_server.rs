@@ -269,3 +269,52 @@ async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
     store.close().await;
     server.stop().await;
 }
+
+/// Claims of a user of another organisation (issued by its own tenant).
+fn other_tenant_claims(login: &str) -> Value {
+    let other = "bbbbbbbb-0000-4000-8000-000000000002";
+    let mut claims = claims(login);
+    claims["tid"] = json!(other);
+    claims["iss"] = json!(format!("{login}/{other}/v2.0"));
+    claims
+}
+
+fn refused_as_not_set_up(answer: Incoming) {
+    match answer {
+        Incoming::Message(ServerMessage::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::LoginRefused as u16);
+            assert_eq!(
+                e.message,
+                "this office has not been set up for your organisation"
+            );
+        }
+        other => panic!("expected LoginRefused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_office_without_configuration_admits_only_the_home_tenant() {
+    let fake = FakeMicrosoft::start(FakeOptions::default()).await;
+    fake.set_jwks(json!({ "keys": [jwk(&keys().0, "k1")] }));
+    let home = sign(&keys().0, "k1", &claims(&fake.login_url()));
+    let other = sign(&keys().0, "k1", &other_tenant_claims(&fake.login_url()));
+    let mut config = Config::default();
+    config.graph.login_url = fake.login_url();
+    config.auth.audiences = vec![AUDIENCE.to_owned()];
+    config.graph.tenant_id = Some(TENANT.to_owned());
+    let server = TestServer::start_with(config.clone()).await;
+    assert!(matches!(
+        join_with_token(&server, &home).await,
+        Incoming::Message(ServerMessage::Welcome(_))
+    ));
+    refused_as_not_set_up(join_with_token(&server, &other).await);
+    // The development login is not concerned.
+    let (_dev, _) = server.join("Dev").await;
+    server.stop().await;
+    // No home tenant: nobody signed in enters an office nobody set up.
+    config.graph.tenant_id = None;
+    let server = TestServer::start_with(config).await;
+    refused_as_not_set_up(join_with_token(&server, &home).await);
+    refused_as_not_set_up(join_with_token(&server, &other).await);
+    server.stop().await;
+}
