@@ -75,6 +75,15 @@ impl GraphMetrics {
     }
 }
 
+/// Labels naming a meeting outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MeetingLabel {
+    /// `local`, `graph` or `acs`.
+    pub provider: String,
+    /// `ready`, `unavailable`, `over_budget`, `refused` or `invalid`.
+    pub result: String,
+}
+
 fn tick_histogram() -> Histogram {
     // 20 µs to about 150 ms, 25 % apart, so a percentile read from the
     // buckets is within 25 % of the truth.
@@ -108,6 +117,8 @@ pub struct Metrics {
     pub errors: Family<CodeLabel, Counter>,
     /// Calls to Microsoft (Graph, token, ACS) and budget waits.
     pub graph: GraphMetrics,
+    /// Meetings offices received from their desks, by provider and result.
+    pub meetings: Family<MeetingLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -135,6 +146,7 @@ impl Default for Metrics {
             resyncs: Counter::default(),
             errors: Family::default(),
             graph: GraphMetrics::default(),
+            meetings: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -198,6 +210,11 @@ impl Default for Metrics {
             "Time calls to Microsoft waited for rate budgets, by kind",
             metrics.graph.budget_wait_seconds.clone(),
         );
+        registry.register(
+            "meetings",
+            "Meeting outcomes offices received, by provider and result",
+            metrics.meetings.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -211,6 +228,29 @@ impl Metrics {
         self.errors
             .get_or_create(&CodeLabel {
                 code: code.name().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a meeting outcome; a failure is counted under `provider`
+    /// (the office's), a meeting under the provider that made it.
+    pub fn meeting(
+        &self,
+        result: &Result<crate::meetings::MeetingInfo, crate::meetings::MeetingFailure>,
+        provider: crate::meetings::ProviderKind,
+    ) {
+        use crate::meetings::MeetingFailure;
+        let (provider, result) = match result {
+            Ok(info) => (info.provider, "ready"),
+            Err(MeetingFailure::Unavailable(_)) => (provider, "unavailable"),
+            Err(MeetingFailure::OverBudget { .. }) => (provider, "over_budget"),
+            Err(MeetingFailure::Refused(_)) => (provider, "refused"),
+            Err(MeetingFailure::Invalid(_)) => (provider, "invalid"),
+        };
+        self.meetings
+            .get_or_create(&MeetingLabel {
+                provider: provider.as_str().to_owned(),
+                result: result.to_owned(),
             })
             .inc();
     }

@@ -233,6 +233,10 @@ async fn a_provider_change_gives_the_next_meetings_through_graph_and_metrics_cou
         "metaoffice_graph_calls_total{kind=\"token\",status=\"200\"}",
     );
     assert!(tokens >= Some(1.0), "the app token counted:\n{text}");
+    for provider in ["local", "graph"] {
+        let line = format!("metaoffice_meetings_total{{provider=\"{provider}\",result=\"ready\"}}");
+        assert!(metric(&text, &line) >= Some(1.0), "{line} counted:\n{text}");
+    }
     server.stop().await;
 }
 
