@@ -136,7 +136,7 @@ impl Transport {
                 .allow(endpoint, now)
                 .map_err(|retry_in| GraphError::CircuitOpen { endpoint, retry_in })?;
             let attempt = self.attempt(build(&self.http)).await;
-            self.metrics.call(endpoint, attempt.status());
+            self.metrics.call(endpoint, &attempt.status());
             let reason = match attempt {
                 Attempt::Done(answer) => {
                     self.breakers.success(endpoint);
@@ -219,44 +219,17 @@ impl Transport {
 }
 
 impl Attempt {
-    /// How the attempt ended, for the calls metric.
-    fn status(&self) -> &'static str {
+    /// How the attempt ended, for the calls metric: the HTTP status, or
+    /// `timeout` or `error` when no answer came.
+    fn status(&self) -> String {
         match self {
-            Attempt::Done(answer) | Attempt::Throttled(answer) => status_label(answer.status),
-            Attempt::Failed(reason) if reason.starts_with("timeout") => "timeout",
-            Attempt::Failed(reason) if reason.starts_with("HTTP ") => reason
-                .strip_prefix("HTTP ")
-                .and_then(|code| code.parse().ok())
-                .map_or("error", status_label),
-            Attempt::Failed(_) => "error",
+            Attempt::Done(answer) | Attempt::Throttled(answer) => answer.status.to_string(),
+            Attempt::Failed(reason) if reason.starts_with("timeout") => "timeout".to_owned(),
+            Attempt::Failed(reason) => match reason.strip_prefix("HTTP ") {
+                Some(code) if code.parse::<u16>().is_ok() => code.to_owned(),
+                _ => "error".to_owned(),
+            },
         }
-    }
-}
-
-/// An HTTP status as a label without allocating: the codes Microsoft
-/// answers with, else its class.
-fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        201 => "201",
-        202 => "202",
-        204 => "204",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        408 => "408",
-        409 => "409",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
     }
 }
 
