@@ -391,3 +391,50 @@ async fn an_office_created_on_an_existing_map_opens_and_follows_that_map_file() 
     assert!(matches!(next(&mut local).await, Incoming::Message(_)));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_config_sync_opens_offices_other_nodes_create_and_closes_those_they_remove() {
+    let mut config = admin_config();
+    config.database.config_sync_ms = 50;
+    let server = TestServer::start_with(config).await;
+    // Once the server answers, its migrations are done: open the same database.
+    http_get(&server.http_url("/healthz")).await;
+    let store = Store::open(&server.db.url).await.expect("store");
+    let tenant = unique_tenant();
+    store
+        .upsert_office(&OfficeSettings {
+            office_id: "annex".to_owned(),
+            tenant_id: tenant.clone(),
+            map: "office".to_owned(),
+            conversation_radius: 3,
+            meeting_provider: "local".to_owned(),
+            team_id: None,
+            channel_id: None,
+            channel_name: None,
+        })
+        .await
+        .expect("write the row");
+    let mut joined = None;
+    for _ in 0..200 {
+        if let Ok(found) = Client::join(&server.ws_url(), "annex", "Visitor").await {
+            joined = Some(found);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (mut visitor, welcome) = joined.expect("the config sync opened the annex");
+    assert_eq!(welcome.map.id, "annex");
+    // Another node removes the organisation: its rows go, the annex closes.
+    assert!(store.remove_organisation(&tenant).await.expect("remove"));
+    loop {
+        match next(&mut visitor).await {
+            Incoming::Message(ServerMessage::Error(e)) => {
+                assert_eq!(e.message, "the office was closed");
+            }
+            Incoming::Message(_) => {}
+            Incoming::Closed(_) => break,
+        }
+    }
+    store.close().await;
+    server.stop().await;
+}
