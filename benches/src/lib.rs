@@ -102,6 +102,8 @@ impl CrowdedOffice {
                 outbox: outbox.clone(),
                 input: input.clone(),
                 start: None,
+                user: None,
+                teams_token: None,
                 reply,
             };
             handle.inbox.try_send(join).expect("room in the inbox");

@@ -265,6 +265,9 @@ impl Config {
         if let Err((key, reason)) = self.conversations.validate() {
             return Err(invalid(key, reason));
         }
+        if !(50..=60_000).contains(&self.database.config_sync_ms) {
+            return Err(invalid("database.config_sync_ms", "must be 50 to 60000"));
+        }
         let l = &self.limits;
         if l.max_connections == 0 {
             return Err(invalid("limits.max_connections", "must be at least 1"));

@@ -13,6 +13,11 @@
 //! with budgets, retries and circuit breakers) and [`meetings`] (the
 //! meeting desk offices ask for meetings through, and the providers behind
 //! it). Timers there take an injected [`clock`].
+//!
+//! Stored office configurations ([`settings`]) reach running offices as
+//! commands in their inboxes: at start, from the [`admin`] API, and from
+//! the config sync that polls the database ([`store`]) for other nodes'
+//! changes.
 
 pub mod admin;
 pub mod clock;
@@ -27,6 +32,7 @@ pub mod net;
 pub mod office;
 pub mod presence;
 pub mod server;
+pub mod settings;
 pub mod simulate;
 pub mod store;
 

@@ -7,6 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 /// Labels naming an office.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -20,6 +21,67 @@ pub struct OfficeLabel {
 pub struct CodeLabel {
     /// The error's stable name.
     pub code: String,
+}
+
+/// Labels naming a kind of call to Microsoft and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GraphCallLabel {
+    /// The endpoint: `token`, `createOrGet`, `teamMembers`, `acsExchange`...
+    pub kind: String,
+    /// The HTTP status, or `timeout` or `error` when no answer came.
+    pub status: String,
+}
+
+/// Labels naming a kind of call to Microsoft.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GraphKindLabel {
+    /// The endpoint.
+    pub kind: String,
+}
+
+/// What the Graph transport counts: every request sent (each attempt, so
+/// retries show), and the waits for the budgets (rate limits and pauses
+/// after a `429`). Cheap to clone: clones count into the same families.
+#[derive(Debug, Clone, Default)]
+pub struct GraphMetrics {
+    /// Requests sent, by kind and status.
+    pub calls: Family<GraphCallLabel, Counter>,
+    /// Calls that had to wait for a budget, by kind.
+    pub budget_waits: Family<GraphKindLabel, Counter>,
+    /// Time calls waited for budgets, by kind, seconds.
+    pub budget_wait_seconds: Family<GraphKindLabel, Counter<f64, AtomicU64>>,
+}
+
+impl GraphMetrics {
+    /// Counts one request of `kind` that ended with `status`.
+    pub fn call(&self, kind: &str, status: &str) {
+        self.calls
+            .get_or_create(&GraphCallLabel {
+                kind: kind.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a wait of `seconds` for a budget before a call of `kind`.
+    pub fn budget_wait(&self, kind: &str, seconds: f64) {
+        let label = GraphKindLabel {
+            kind: kind.to_owned(),
+        };
+        self.budget_waits.get_or_create(&label).inc();
+        self.budget_wait_seconds
+            .get_or_create(&label)
+            .inc_by(seconds);
+    }
+}
+
+/// Labels naming a meeting outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MeetingLabel {
+    /// `local`, `graph` or `acs`.
+    pub provider: String,
+    /// `ready`, `unavailable`, `over_budget`, `refused` or `invalid`.
+    pub result: String,
 }
 
 fn tick_histogram() -> Histogram {
@@ -53,6 +115,10 @@ pub struct Metrics {
     pub resyncs: Counter,
     /// Error frames sent, by code.
     pub errors: Family<CodeLabel, Counter>,
+    /// Calls to Microsoft (Graph, token, ACS) and budget waits.
+    pub graph: GraphMetrics,
+    /// Meetings offices received from their desks, by provider and result.
+    pub meetings: Family<MeetingLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -79,6 +145,8 @@ impl Default for Metrics {
             frames_received: Counter::default(),
             resyncs: Counter::default(),
             errors: Family::default(),
+            graph: GraphMetrics::default(),
+            meetings: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -127,6 +195,26 @@ impl Default for Metrics {
             "Error frames sent, by code",
             metrics.errors.clone(),
         );
+        registry.register(
+            "graph_calls",
+            "Requests to Microsoft (Graph, token, ACS), by kind and HTTP status (or timeout, error)",
+            metrics.graph.calls.clone(),
+        );
+        registry.register(
+            "graph_budget_waits",
+            "Calls to Microsoft that waited for a rate budget or a pause after 429, by kind",
+            metrics.graph.budget_waits.clone(),
+        );
+        registry.register(
+            "graph_budget_wait_seconds",
+            "Time calls to Microsoft waited for rate budgets, by kind",
+            metrics.graph.budget_wait_seconds.clone(),
+        );
+        registry.register(
+            "meetings",
+            "Meeting outcomes offices received, by provider and result",
+            metrics.meetings.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -140,6 +228,29 @@ impl Metrics {
         self.errors
             .get_or_create(&CodeLabel {
                 code: code.name().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a meeting outcome; a failure is counted under `provider`
+    /// (the office's), a meeting under the provider that made it.
+    pub fn meeting(
+        &self,
+        result: &Result<crate::meetings::MeetingInfo, crate::meetings::MeetingFailure>,
+        provider: crate::meetings::ProviderKind,
+    ) {
+        use crate::meetings::MeetingFailure;
+        let (provider, result) = match result {
+            Ok(info) => (info.provider, "ready"),
+            Err(MeetingFailure::Unavailable(_)) => (provider, "unavailable"),
+            Err(MeetingFailure::OverBudget { .. }) => (provider, "over_budget"),
+            Err(MeetingFailure::Refused(_)) => (provider, "refused"),
+            Err(MeetingFailure::Invalid(_)) => (provider, "invalid"),
+        };
+        self.meetings
+            .get_or_create(&MeetingLabel {
+                provider: provider.as_str().to_owned(),
+                result: result.to_owned(),
             })
             .inc();
     }

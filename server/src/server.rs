@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, DevLogin};
+use crate::graph::Transport;
 use crate::identity::membership::Membership;
 use crate::identity::{SignIn, SignInError};
 use crate::map::watch::{MapEvent, WatchOptions, watch_maps};
@@ -20,9 +21,9 @@ use crate::map::{CollisionRule, OfficeMap, is_map_file, load_map};
 use crate::meetings::Providers;
 use crate::metrics::Metrics;
 use crate::net::session::Sessions;
-use crate::office::network::OfficeCommand;
 use crate::office::{OfficeHandle, start_office};
 use crate::presence::PresenceHub;
+use crate::settings::SettingsBook;
 use crate::store::{Store, StoreError, StoreWriter};
 
 /// A fault that stops the server.
@@ -81,6 +82,8 @@ pub struct ServerContext {
     /// Teams presence shown on avatars, presence written while talking,
     /// activity-feed notifications for knocks.
     pub presence: PresenceHub,
+    /// Stored office settings in force (access checks read them here).
+    pub settings: SettingsBook,
 }
 
 impl ServerContext {
@@ -131,8 +134,8 @@ fn open_offices(ctx: &ServerContext) -> Result<(), ServerError> {
 }
 
 /// Starts the office `id` on `map`.
-fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
-    let handle = start_office(
+pub(crate) fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
+    let mut handle = start_office(
         id,
         map,
         &ctx.config,
@@ -142,7 +145,8 @@ fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
         ctx.shutdown.clone(),
         &ctx.tasks,
     );
-    tracing::info!(office = %id, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
+    handle.map = crate::settings::map_name(map);
+    tracing::info!(office = %id, map = %handle.map, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
     ctx.offices.insert(id.to_owned(), handle);
 }
 
@@ -175,20 +179,19 @@ fn watch_offices(ctx: &Arc<ServerContext>) {
             match event {
                 MapEvent::Loaded { id, map } => {
                     ctx.refused_maps.remove(&map.path.display().to_string());
-                    let inbox = match ctx.offices.get_mut(&id) {
-                        Some(mut office) => {
-                            office.client_map = map.client_json.clone();
-                            office.map_images = Arc::new(map.images.clone());
-                            Some(office.inbox.clone())
-                        }
-                        None => None,
-                    };
-                    match inbox {
-                        Some(inbox) => {
-                            // Waits only for room in the office's inbox, never for a tick.
-                            let _ = inbox.send(OfficeCommand::ReplaceMap { map }).await;
-                        }
-                        None => open_office(&ctx, &id, &map),
+                    // Every office running this map gets it, whatever its id.
+                    let running: Vec<String> = ctx
+                        .offices
+                        .iter()
+                        .filter(|office| office.map == id)
+                        .map(|office| office.key().clone())
+                        .collect();
+                    for office in running {
+                        crate::settings::replace_map(&ctx, &office, map.clone()).await;
+                    }
+                    if !ctx.offices.contains_key(&id) {
+                        open_office(&ctx, &id, &map);
+                        crate::settings::apply_stored(&ctx, &id).await;
                     }
                 }
                 MapEvent::Refused { id, path, error } => {
@@ -219,7 +222,19 @@ pub async fn run(
     if config.auth.dev_login == DevLogin::Loopback && !dev_login_allowed {
         tracing::warn!(%local, "the development login is off: the server does not listen on loopback");
     }
-    let providers = Providers::from_config(&config, crate::clock::SystemClock::shared())?;
+    let metrics = Arc::new(Metrics::default());
+    // One transport for every call to Microsoft: one set of Graph budgets,
+    // and every call counted on `/metrics`.
+    let transport = Arc::new(
+        Transport::new(
+            &config.graph.retry,
+            config.graph.budgets.clone(),
+            crate::clock::SystemClock::shared(),
+        )
+        .map_err(crate::meetings::MeetingsError::from)?
+        .with_metrics(metrics.graph.clone()),
+    );
+    let providers = Providers::with_transport(&config, transport.clone())?;
     let url = config.database.resolve(&config.data_dir);
     let store = Store::open(&url).await?;
     tracing::info!(database = store.kind(), "database open and migrated");
@@ -227,7 +242,7 @@ pub async fn run(
     if sign_in.is_none() {
         tracing::info!("Teams sign-in is off: set [auth] audiences or [graph] client_id");
     }
-    let membership = Membership::from_config(&config, crate::clock::SystemClock::shared());
+    let membership = Membership::with_transport(&config, transport.clone());
     if sign_in.is_some() && membership.is_none() {
         tracing::warn!("team membership is not checked: [graph] has no credentials");
     }
@@ -250,7 +265,7 @@ pub async fn run(
         open_connections: AtomicUsize::new(0),
         shutdown: stopping,
         tasks,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         providers,
         store,
         writer,
@@ -258,8 +273,10 @@ pub async fn run(
         sessions: Sessions::default(),
         membership,
         presence: PresenceHub::local(),
+        settings: SettingsBook::default(),
     });
     open_offices(&ctx)?;
+    crate::settings::sync::start(&ctx).await;
     watch_offices(&ctx);
     let app = crate::net::http::router(ctx.clone());
     let token = ctx.shutdown.clone();

@@ -110,8 +110,14 @@ async fn offices_are_created_updated_and_listed_with_who_is_in_them() {
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["conversation_radius"], 3);
     assert_eq!(saved["map"], "office");
-    let (status, saved) =
+    // ACS is not configured on this server: refused, naming the field.
+    let (status, error) =
         put(json!({ "tenant_id": tenant, "conversation_radius": 6, "meeting_provider": "acs" }))
+            .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["field"], "meeting_provider", "{error}");
+    let (status, saved) =
+        put(json!({ "tenant_id": tenant, "conversation_radius": 6, "meeting_provider": "local" }))
             .await;
     assert_eq!(status, 200, "{saved}");
     let (status, read) = call(
@@ -124,7 +130,7 @@ async fn offices_are_created_updated_and_listed_with_who_is_in_them() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(read["conversation_radius"], 6);
-    assert_eq!(read["meeting_provider"], "acs");
+    assert_eq!(read["meeting_provider"], "local");
     let (_alice, _) = server.join("Alice").await;
     let (status, list) = call(
         &server,
@@ -166,6 +172,10 @@ async fn invalid_input_is_a_400_naming_the_field() {
         (json!({ "tenant_id": "bad tenant!" }), "tenant_id"),
         (
             json!({ "tenant_id": tenant, "conversation_radius": 0 }),
+            "conversation_radius",
+        ),
+        (
+            json!({ "tenant_id": tenant, "conversation_radius": 32 }),
             "conversation_radius",
         ),
         (

@@ -30,6 +30,23 @@ async fn join_with_token(server: &TestServer, token: &str) -> Incoming {
     next(&mut client).await
 }
 
+/// Joins with `token` until the answer is what `want` accepts (the config
+/// sync brings in rows written to the database); fails after 10 s.
+async fn join_until(
+    server: &TestServer,
+    token: &str,
+    want: impl Fn(&Incoming) -> bool,
+) -> Incoming {
+    for _ in 0..200 {
+        let answer = join_with_token(server, token).await;
+        if want(&answer) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stored configuration never reached the office");
+}
+
 #[tokio::test]
 async fn the_server_admits_valid_tokens_and_refuses_the_rest_alike() {
     let fake = FakeMicrosoft::start(FakeOptions::default()).await;
@@ -37,6 +54,8 @@ async fn the_server_admits_valid_tokens_and_refuses_the_rest_alike() {
     let mut config = Config::default();
     config.graph.login_url = fake.login_url();
     config.auth.audiences = vec![AUDIENCE.to_owned()];
+    // The office has no stored configuration: the home tenant's users enter.
+    config.graph.tenant_id = Some(TENANT.to_owned());
     let server = TestServer::start_with(config).await;
     let good = sign(&keys().0, "k1", &claims(&fake.login_url()));
     match join_with_token(&server, &good).await {
@@ -72,6 +91,8 @@ async fn a_signed_in_user_starts_where_they_last_stood_and_is_recorded() {
     let mut config = Config::default();
     config.graph.login_url = fake.login_url();
     config.auth.audiences = vec![AUDIENCE.to_owned()];
+    // The office has no stored configuration: the home tenant's users enter.
+    config.graph.tenant_id = Some(TENANT.to_owned());
     let server = TestServer::start_with(config).await;
     // Once the server answers, its migrations are done: open the same database.
     common::http_get(&server.http_url("/healthz")).await;
@@ -122,6 +143,7 @@ async fn removing_the_organisation_disconnects_its_signed_in_users() {
     config.graph.login_url = fake.login_url();
     config.auth.audiences = vec![AUDIENCE.to_owned()];
     config.admin.token = Some(metaoffice_server::graph::Secret::new(admin));
+    config.graph.tenant_id = Some(TENANT.to_owned());
     let server = TestServer::start_with(config).await;
     let token = sign(&keys().0, "k1", &claims(&fake.login_url()));
     let mut client = Client::connect(&server.ws_url()).await.expect("connect");
@@ -196,6 +218,9 @@ async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
     config.graph.client_secret = Some(metaoffice_server::graph::Secret::new(DEFAULT_CLIENT_SECRET));
     config.graph.room_organizer = Some("room-organizer-oid".to_owned());
     config.auth.audiences = vec![AUDIENCE.to_owned()];
+    // Rows are written straight into the database, as another node would:
+    // the config sync brings them in.
+    config.database.config_sync_ms = 50;
     let server = TestServer::start_with(config).await;
     // Once the server answers, its migrations are done: open the same database.
     common::http_get(&server.http_url("/healthz")).await;
@@ -214,10 +239,10 @@ async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
     };
     store.upsert_office(&office).await.expect("office");
     let member_token = sign(&keys().0, "k1", &claims(&fake.login_url()));
-    assert!(matches!(
-        join_with_token(&server, &member_token).await,
-        Incoming::Message(ServerMessage::Welcome(_))
-    ));
+    join_until(&server, &member_token, |answer| {
+        matches!(answer, Incoming::Message(ServerMessage::Welcome(_)))
+    })
+    .await;
     let mut outsider = claims(&fake.login_url());
     outsider["oid"] = json!("00000000-0000-4000-8000-0000000000b2");
     match join_with_token(&server, &sign(&keys().0, "k1", &outsider)).await {
@@ -230,7 +255,11 @@ async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
     // The office belongs to another organisation now.
     office.tenant_id = "bbbbbbbb-0000-4000-8000-000000000002".to_owned();
     store.upsert_office(&office).await.expect("office");
-    match join_with_token(&server, &member_token).await {
+    let refused = join_until(&server, &member_token, |answer| {
+        matches!(answer, Incoming::Message(ServerMessage::Error(_)))
+    })
+    .await;
+    match refused {
         Incoming::Message(ServerMessage::Error(e)) => {
             assert_eq!(e.code, ErrorCode::LoginRefused as u16);
             assert!(e.message.contains("another organisation"), "{}", e.message);
@@ -238,5 +267,54 @@ async fn an_office_of_a_team_admits_only_its_members_and_its_organisation() {
         other => panic!("expected LoginRefused, got {other:?}"),
     }
     store.close().await;
+    server.stop().await;
+}
+
+/// Claims of a user of another organisation (issued by its own tenant).
+fn other_tenant_claims(login: &str) -> Value {
+    let other = "bbbbbbbb-0000-4000-8000-000000000002";
+    let mut claims = claims(login);
+    claims["tid"] = json!(other);
+    claims["iss"] = json!(format!("{login}/{other}/v2.0"));
+    claims
+}
+
+fn refused_as_not_set_up(answer: Incoming) {
+    match answer {
+        Incoming::Message(ServerMessage::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::LoginRefused as u16);
+            assert_eq!(
+                e.message,
+                "this office has not been set up for your organisation"
+            );
+        }
+        other => panic!("expected LoginRefused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_office_without_configuration_admits_only_the_home_tenant() {
+    let fake = FakeMicrosoft::start(FakeOptions::default()).await;
+    fake.set_jwks(json!({ "keys": [jwk(&keys().0, "k1")] }));
+    let home = sign(&keys().0, "k1", &claims(&fake.login_url()));
+    let other = sign(&keys().0, "k1", &other_tenant_claims(&fake.login_url()));
+    let mut config = Config::default();
+    config.graph.login_url = fake.login_url();
+    config.auth.audiences = vec![AUDIENCE.to_owned()];
+    config.graph.tenant_id = Some(TENANT.to_owned());
+    let server = TestServer::start_with(config.clone()).await;
+    assert!(matches!(
+        join_with_token(&server, &home).await,
+        Incoming::Message(ServerMessage::Welcome(_))
+    ));
+    refused_as_not_set_up(join_with_token(&server, &other).await);
+    // The development login is not concerned.
+    let (_dev, _) = server.join("Dev").await;
+    server.stop().await;
+    // No home tenant: nobody signed in enters an office nobody set up.
+    config.graph.tenant_id = None;
+    let server = TestServer::start_with(config).await;
+    refused_as_not_set_up(join_with_token(&server, &home).await);
+    refused_as_not_set_up(join_with_token(&server, &other).await);
     server.stop().await;
 }

@@ -9,7 +9,7 @@
 //! | `GET /admin/offices` | stored office configurations, running offices and who is in them |
 //! | `GET`, `PUT /admin/offices/{id}` | one office's configuration |
 //! | `GET`, `PUT /admin/organisations/{tenant}/users/{oid}/media` | a user's audio and video configuration |
-//! | `DELETE /admin/organisations/{tenant}` | remove an organisation: every row of its tenant, and its live sessions |
+//! | `DELETE /admin/organisations/{tenant}` | remove an organisation: every row of its tenant, its live sessions, and its offices' configurations |
 
 mod routes;
 

@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{AdminError, invalid};
+use crate::office::settings::MAX_CONVERSATION_RADIUS;
 use crate::server::ServerContext;
+use crate::settings;
 use crate::store::queries::{MediaSettings, OfficeSettings};
 
 /// Longest free-text field, in characters.
@@ -128,8 +130,11 @@ pub(super) async fn put_office(
     let map = input.map.unwrap_or_else(|| id.clone());
     check_id("map", &map)?;
     let radius = input.conversation_radius.unwrap_or(3);
-    if !(1..=64).contains(&radius) {
-        return Err(invalid("conversation_radius", "must be 1 to 64 tiles"));
+    if !(1..=MAX_CONVERSATION_RADIUS).contains(&radius) {
+        return Err(invalid(
+            "conversation_radius",
+            format!("must be 1 to {MAX_CONVERSATION_RADIUS} tiles"),
+        ));
     }
     let provider = input.meeting_provider.unwrap_or_else(|| "local".to_owned());
     if !PROVIDERS.contains(&provider.as_str()) {
@@ -151,9 +156,17 @@ pub(super) async fn put_office(
         channel_id: input.channel_id,
         channel_name: input.channel_name,
     };
-    ctx.store.upsert_office(&settings).await?;
-    tracing::info!(office = %settings.office_id, tenant = %settings.tenant_id, "office configuration saved");
-    Ok(Json(settings))
+    // Checked (provider configured here, map loads) before it is stored,
+    // then put in force at once; other nodes get it through their config sync.
+    let _applying = ctx.settings.applying.lock().await;
+    let prepared = settings::prepare(&ctx, settings)
+        .await
+        .map_err(|e| invalid(e.field, e.message))?;
+    ctx.store.upsert_office(&prepared.settings).await?;
+    let saved = prepared.settings.clone();
+    settings::apply(&ctx, prepared).await;
+    tracing::info!(office = %saved.office_id, tenant = %saved.tenant_id, "office configuration saved");
+    Ok(Json(saved))
 }
 
 pub(super) async fn get_media(
@@ -192,6 +205,7 @@ pub(super) async fn remove_organisation(
     // Sessions first, so that nothing of theirs is written after the rows go.
     let disconnected = ctx.sessions.disconnect_tenant(&tenant);
     let removed = ctx.writer.remove_organisation(&tenant).await?;
+    settings::forget_tenant(&ctx, &tenant).await;
     tracing::info!(%tenant, removed, disconnected, "organisation removed");
     Ok(Json(
         json!({ "tenant_id": tenant, "removed": removed, "disconnected": disconnected }),

@@ -20,6 +20,9 @@
 //! `[graph.retry] max_attempts`, then fail with [`GraphError::GaveUp`]. A
 //! circuit that opened fails calls at once with [`GraphError::CircuitOpen`].
 //! Unexpected answers become [`GraphError::Malformed`], never a panic.
+//! Every request sent (each attempt) is counted by endpoint and status, and
+//! every wait for a budget by endpoint, in the transport's
+//! [`crate::metrics::GraphMetrics`] (the server's `/metrics`).
 //!
 //! Secrets (client secret, access key, tokens) are [`Secret`]s: in memory
 //! only, `<redacted>` whenever printed.

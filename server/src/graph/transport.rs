@@ -16,6 +16,7 @@ use super::budget::{BudgetKind, Budgets};
 use super::config::{BudgetConfig, RetryConfig};
 use super::retry::{RetryPolicy, retry_after};
 use crate::clock::SharedClock;
+use crate::metrics::GraphMetrics;
 
 /// Largest answer body read, bytes.
 const MAX_BODY: usize = 1 << 20;
@@ -52,6 +53,7 @@ pub struct Transport {
     budgets: Budgets,
     breakers: Breakers,
     retry: RetryPolicy,
+    metrics: GraphMetrics,
 }
 
 enum Attempt {
@@ -82,7 +84,16 @@ impl Transport {
             ),
             retry: RetryPolicy::from(retry),
             clock,
+            metrics: GraphMetrics::default(),
         })
+    }
+
+    /// Counts calls and budget waits into `metrics` (the server's
+    /// `/metrics`); a transport made with [`Transport::new`] counts into
+    /// families nobody reads.
+    pub fn with_metrics(mut self, metrics: GraphMetrics) -> Transport {
+        self.metrics = metrics;
+        self
     }
 
     /// The clock it waits on.
@@ -107,7 +118,12 @@ impl Transport {
         loop {
             let (now, admission, hold) = match call.budget {
                 Some((kind, cost)) => {
+                    let asked = self.clock.now();
                     let admission = self.budgets.acquire(call.tenant, kind, cost).await?;
+                    let waited = admission.at.saturating_duration_since(asked);
+                    if !waited.is_zero() {
+                        self.metrics.budget_wait(endpoint, waited.as_secs_f64());
+                    }
                     (admission.at, Some(admission), None)
                 }
                 None => {
@@ -120,6 +136,7 @@ impl Transport {
                 .allow(endpoint, now)
                 .map_err(|retry_in| GraphError::CircuitOpen { endpoint, retry_in })?;
             let attempt = self.attempt(build(&self.http)).await;
+            self.metrics.call(endpoint, &attempt.status());
             let reason = match attempt {
                 Attempt::Done(answer) => {
                     self.breakers.success(endpoint);
@@ -197,6 +214,21 @@ impl Transport {
             503 if retry_after_given => Attempt::Throttled(answer),
             408 | 500..=599 => Attempt::Failed(format!("HTTP {}", answer.status)),
             _ => Attempt::Done(answer),
+        }
+    }
+}
+
+impl Attempt {
+    /// How the attempt ended, for the calls metric: the HTTP status, or
+    /// `timeout` or `error` when no answer came.
+    fn status(&self) -> String {
+        match self {
+            Attempt::Done(answer) | Attempt::Throttled(answer) => answer.status.to_string(),
+            Attempt::Failed(reason) if reason.starts_with("timeout") => "timeout".to_owned(),
+            Attempt::Failed(reason) => match reason.strip_prefix("HTTP ") {
+                Some(code) if code.parse::<u16>().is_ok() => code.to_owned(),
+                _ => "error".to_owned(),
+            },
         }
     }
 }

@@ -10,7 +10,7 @@ use dashmap::DashMap;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{GraphClient, GraphError, Transport};
 
 /// How long a "member" answer is trusted.
 const MEMBER_TTL: Duration = Duration::from_secs(600);
@@ -39,6 +39,19 @@ impl Membership {
     /// Checks through Graph when `[graph]` has credentials; `None` otherwise.
     pub fn from_config(config: &Config, clock: SharedClock) -> Option<Membership> {
         match GraphClient::new(&config.graph, clock) {
+            Ok(client) => Some(Membership::new(Arc::new(client))),
+            Err(GraphError::NotConfigured(_)) => None,
+            Err(e) => {
+                tracing::warn!(cause = %e, "team membership is not checked");
+                None
+            }
+        }
+    }
+
+    /// Checks through Graph, sending through `transport` (the server's one
+    /// transport: its budgets and metrics), when `[graph]` has credentials.
+    pub fn with_transport(config: &Config, transport: Arc<Transport>) -> Option<Membership> {
+        match GraphClient::with_transport(&config.graph, transport) {
             Ok(client) => Some(Membership::new(Arc::new(client))),
             Err(GraphError::NotConfigured(_)) => None,
             Err(e) => {

@@ -285,7 +285,7 @@ impl Runner {
             let Some(request) = self.next_request() else {
                 return;
             };
-            let provider = self.providers.for_office(&request.office).clone();
+            let provider = self.providers.for_office(&request.office);
             let plan = match provider.plan(&request) {
                 Ok(plan) => plan,
                 Err(failure) => {

@@ -68,7 +68,7 @@ pub use config::{AcsConfig, MeetingsConfig, ProviderChoice};
 pub use desk::{DeskStats, MeetingDesk};
 pub use graph::GraphMeetings;
 pub use local::LocalMeetings;
-pub use provider::{MeetingPlan, MeetingProvider, Providers};
+pub use provider::{MeetingPlan, MeetingProvider, ProviderUnavailable, Providers};
 
 use crate::graph::{GraphError, Secret};
 
@@ -185,6 +185,16 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// The provider named `"local"`, `"graph"` or `"acs"`.
+    pub fn parse(name: &str) -> Option<ProviderKind> {
+        match name {
+            "local" => Some(ProviderKind::Local),
+            "graph" => Some(ProviderKind::Graph),
+            "acs" => Some(ProviderKind::Acs),
+            _ => None,
+        }
+    }
+
     /// `"local"`, `"graph"` or `"acs"`, as clients see it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::config::ProviderChoice;
 use super::{
@@ -67,19 +67,47 @@ pub(crate) fn subject_of(request: &MeetingRequest) -> String {
     }
 }
 
-/// The provider of each office.
+/// The provider of each office: a stored office setting (admin API, see
+/// [`Providers::set_office`]) first, then `[meetings.offices]`, then
+/// `[meetings] provider`. Clones share the stored settings, so a change
+/// reaches every office's desk for its next meetings.
 #[derive(Debug, Clone)]
 pub struct Providers {
     default: Arc<dyn MeetingProvider>,
     offices: HashMap<String, Arc<dyn MeetingProvider>>,
+    /// Every provider this server can use (local always; Graph and ACS when
+    /// configured).
+    available: HashMap<ProviderKind, Arc<dyn MeetingProvider>>,
+    /// Providers chosen by stored office settings, by office id.
+    stored: Arc<RwLock<HashMap<String, Arc<dyn MeetingProvider>>>>,
+}
+
+/// A provider that is not configured on this server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{}\" is not configured on this server ({})", .0.as_str(), needs(*.0))]
+pub struct ProviderUnavailable(pub ProviderKind);
+
+fn needs(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Local => "always available",
+        ProviderKind::Graph => "it needs graph.client_id and graph.client_secret",
+        ProviderKind::Acs => {
+            "it needs acs.endpoint, acs.access_key and graph.client_id (the Teams app)"
+        }
+    }
 }
 
 impl Providers {
     /// `default` for every office.
     pub fn new(default: Arc<dyn MeetingProvider>) -> Providers {
+        let mut available: HashMap<ProviderKind, Arc<dyn MeetingProvider>> = HashMap::new();
+        available.insert(ProviderKind::Local, Arc::new(LocalMeetings));
+        available.insert(default.kind(), default.clone());
         Providers {
             default,
             offices: HashMap::new(),
+            available,
+            stored: Arc::default(),
         }
     }
 
@@ -90,49 +118,93 @@ impl Providers {
 
     /// `provider` for `office`.
     pub fn with_office(mut self, office: &str, provider: Arc<dyn MeetingProvider>) -> Providers {
+        self.available.insert(provider.kind(), provider.clone());
         self.offices.insert(office.to_owned(), provider);
         self
     }
 
     /// The provider of `office`.
-    pub fn for_office(&self, office: &str) -> &Arc<dyn MeetingProvider> {
-        self.offices.get(office).unwrap_or(&self.default)
+    pub fn for_office(&self, office: &str) -> Arc<dyn MeetingProvider> {
+        let stored = self.stored.read().unwrap_or_else(|e| e.into_inner());
+        stored
+            .get(office)
+            .or_else(|| self.offices.get(office))
+            .unwrap_or(&self.default)
+            .clone()
     }
 
-    /// Providers as `[meetings]` says, sharing one transport (and so one
-    /// set of Graph budgets). The configuration must be validated.
+    /// Whether meetings of `kind` can be made here.
+    pub fn is_available(&self, kind: ProviderKind) -> bool {
+        self.available.contains_key(&kind)
+    }
+
+    /// Sets the provider of `office`'s next meetings from its stored
+    /// settings; `None` goes back to the configuration file's choice.
+    /// Returns the provider the office now uses.
+    pub fn set_office(
+        &self,
+        office: &str,
+        kind: Option<ProviderKind>,
+    ) -> Result<ProviderKind, ProviderUnavailable> {
+        let mut stored = self.stored.write().unwrap_or_else(|e| e.into_inner());
+        match kind {
+            None => {
+                stored.remove(office);
+            }
+            Some(kind) => {
+                let provider = self.available.get(&kind).ok_or(ProviderUnavailable(kind))?;
+                stored.insert(office.to_owned(), provider.clone());
+            }
+        }
+        drop(stored);
+        Ok(self.for_office(office).kind())
+    }
+
+    /// Providers as `[meetings]` says, with a transport of their own.
+    /// The configuration must be validated.
     pub fn from_config(config: &Config, clock: SharedClock) -> Result<Providers, MeetingsError> {
+        let transport = Arc::new(Transport::new(
+            &config.graph.retry,
+            config.graph.budgets.clone(),
+            clock,
+        )?);
+        Providers::with_transport(config, transport)
+    }
+
+    /// Providers as `[meetings]` says, sending through `transport` (the
+    /// server's one transport, and so its Graph budgets). Every provider
+    /// the configuration allows is made, so that stored office settings can
+    /// switch to it. The configuration must be validated.
+    pub fn with_transport(
+        config: &Config,
+        transport: Arc<Transport>,
+    ) -> Result<Providers, MeetingsError> {
         let resolve = |choice: ProviderChoice| choice.resolve(&config.graph, &config.acs);
         let kinds: Vec<ProviderKind> = std::iter::once(config.meetings.provider)
             .chain(config.meetings.offices.values().copied())
             .map(resolve)
             .collect();
         let needs = |kind| kinds.contains(&kind);
-        let transport = if needs(ProviderKind::Graph) || needs(ProviderKind::Acs) {
-            Some(Arc::new(Transport::new(
-                &config.graph.retry,
-                config.graph.budgets.clone(),
-                clock,
-            )?))
-        } else {
-            None
-        };
         let mut made: HashMap<ProviderKind, Arc<dyn MeetingProvider>> = HashMap::new();
         made.insert(ProviderKind::Local, Arc::new(LocalMeetings));
-        if let (true, Some(t)) = (needs(ProviderKind::Graph), &transport) {
-            let client = Arc::new(GraphClient::with_transport(&config.graph, t.clone())?);
+        if needs(ProviderKind::Graph) || config.graph.has_credentials() {
+            let client = Arc::new(GraphClient::with_transport(
+                &config.graph,
+                transport.clone(),
+            )?);
             let provider = GraphMeetings::new(client, config.graph.room_organizer.clone())
                 .with_default_tenant(config.graph.tenant_id.clone());
             made.insert(ProviderKind::Graph, Arc::new(provider));
         }
-        if let (true, Some(t)) = (needs(ProviderKind::Acs), &transport) {
+        let acs_usable = config.acs.is_configured() && config.graph.client_id.is_some();
+        if needs(ProviderKind::Acs) || acs_usable {
             let (Some(endpoint), Some(key)) = (&config.acs.endpoint, &config.acs.access_key) else {
                 return Err(crate::graph::GraphError::NotConfigured(
                     "acs.endpoint and acs.access_key",
                 )
                 .into());
             };
-            let client = Arc::new(AcsClient::new(t.clone(), endpoint, key)?);
+            let client = Arc::new(AcsClient::new(transport.clone(), endpoint, key)?);
             let app_id = config.graph.client_id.clone().unwrap_or_default();
             made.insert(
                 ProviderKind::Acs,
@@ -144,6 +216,7 @@ impl Providers {
         for (office, choice) in &config.meetings.offices {
             providers = providers.with_office(office, pick(*choice));
         }
+        providers.available.extend(made);
         Ok(providers)
     }
 }

@@ -114,11 +114,19 @@ async fn map_image(
     State(ctx): State<Arc<ServerContext>>,
     Path((id, file)): Path<(String, String)>,
 ) -> Response {
-    let Some(path) = ctx
+    // Image URLs name the map's file; an office may run a map of another
+    // name (stored settings), so any office running map `id` serves them.
+    let path = ctx
         .offices
         .get(&id)
         .and_then(|office| office.map_images.get(&file).cloned())
-    else {
+        .or_else(|| {
+            ctx.offices
+                .iter()
+                .filter(|office| office.map == id)
+                .find_map(|office| office.map_images.get(&file).cloned())
+        });
+    let Some(path) = path else {
         return not_found(format!("the office '{id}' has no image '{file}'"));
     };
     let inside = match (

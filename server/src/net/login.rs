@@ -13,6 +13,9 @@ use crate::office::network::OfficeCommand;
 use crate::store::Write;
 use crate::store::queries::User;
 
+/// Why a Teams user is refused an office that has no stored configuration.
+pub(crate) const NOT_SET_UP: &str = "this office has not been set up for your organisation";
+
 /// How long a join may wait for the office to say where an avatar stands.
 const WHERE_WAIT: Duration = Duration::from_secs(10);
 
@@ -66,8 +69,10 @@ impl Connection {
 
     /// Whether a Teams user may enter `office`: an office configured for an
     /// organisation admits only its users, and, when it names a team, only
-    /// that team's members (when Graph is configured). Offices with no stored
-    /// configuration admit every signed-in user.
+    /// that team's members (when Graph is configured). An office with no
+    /// stored configuration admits only users of the server's home tenant
+    /// (`[graph] tenant_id`), and nobody when that is not set. The
+    /// configuration is read from the in-memory copy the config sync keeps.
     pub(super) async fn check_access(
         &self,
         login: &Login,
@@ -77,17 +82,12 @@ impl Connection {
             return Ok(());
         };
         const UNAVAILABLE: &str = "access to this office cannot be checked now; try again";
-        let read = self.ctx.store.office(office);
-        let settings = match tokio::time::timeout(Duration::from_secs(2), read).await {
-            Ok(Ok(settings)) => settings,
-            Ok(Err(e)) => {
-                tracing::warn!(cause = %e, "office configuration unavailable");
-                return Err(UNAVAILABLE);
-            }
-            Err(_) => return Err(UNAVAILABLE),
-        };
-        let Some(settings) = settings else {
-            return Ok(());
+        let Some(settings) = self.ctx.settings.get(office) else {
+            let home = self.ctx.config.graph.tenant_id.as_deref();
+            return match home {
+                Some(home) if home == user.tenant_id => Ok(()),
+                _ => Err(NOT_SET_UP),
+            };
         };
         if settings.tenant_id != user.tenant_id {
             return Err("this office belongs to another organisation");

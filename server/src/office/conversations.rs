@@ -236,11 +236,15 @@ pub fn receive_meetings(
     mut meetings: Option<ResMut<OfficeMeetings>>,
     mut conversations: ResMut<Conversations>,
     mut mail: ResMut<GroupMail>,
+    metrics: Option<Res<super::network::OfficeMetrics>>,
 ) {
     let Some(meetings) = meetings.as_deref_mut() else {
         return;
     };
     while let Ok(outcome) = meetings.outcomes.try_recv() {
+        if let Some(metrics) = &metrics {
+            metrics.metrics.meeting(&outcome.result, meetings.provider);
+        }
         // Outcomes of groups that are gone are dropped.
         let found = meetings.asked.remove(&outcome.key);
         let Some(group) = found.and_then(|id| conversations.book.get_mut(id)) else {

@@ -16,6 +16,7 @@ pub mod network;
 pub mod outbox;
 pub mod people;
 pub mod proximity;
+pub mod settings;
 pub mod sim;
 #[cfg(test)]
 mod tests;
@@ -58,6 +59,11 @@ use crate::presence::PresenceHub;
 pub struct OfficeHandle {
     /// The office id.
     pub id: String,
+    /// The map it runs: a map file's name without extension (its own id,
+    /// unless stored settings name another).
+    pub map: String,
+    /// Cancelled to close this office alone (the server's shutdown closes it too).
+    pub closing: CancellationToken,
     /// Joins and leaves.
     pub inbox: mpsc::Sender<OfficeCommand>,
     /// The tick the office is at.
@@ -163,6 +169,8 @@ pub fn build_office(
 
     let handle = OfficeHandle {
         id: id.to_owned(),
+        map: id.to_owned(),
+        closing: CancellationToken::new(),
         inbox: inbox_tx,
         tick: published.0.clone(),
         population: Arc::new(AtomicUsize::new(0)),
@@ -210,8 +218,10 @@ pub fn start_office(
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> OfficeHandle {
-    let (mut sim, handle) = build_office(id, map, config, metrics.clone());
-    attach_meetings(&mut sim, id, config, providers, shutdown.clone(), tasks);
+    let (mut sim, mut handle) = build_office(id, map, config, metrics.clone());
+    handle.closing = shutdown.child_token();
+    let closing = handle.closing.clone();
+    attach_meetings(&mut sim, id, config, providers, closing.clone(), tasks);
     attach_presence(&mut sim, id, presence);
     let population = handle.population.clone();
     let period = Duration::from_secs_f64(1.0 / f64::from(config.office.tick_hz));
@@ -245,10 +255,15 @@ pub fn start_office(
                         last_report = std::time::Instant::now();
                     }
                 }
-                _ = shutdown.cancelled() => break,
+                _ = closing.cancelled() => break,
             }
         }
-        close_all(&mut sim.world, ErrorCode::ShuttingDown, "the server is shutting down");
+        let reason = if shutdown.is_cancelled() {
+            "the server is shutting down"
+        } else {
+            "the office was closed"
+        };
+        close_all(&mut sim.world, ErrorCode::ShuttingDown, reason);
         tracing::info!(office = %office_id, "office closed");
     });
     handle

@@ -77,6 +77,8 @@ pub enum OfficeCommand {
         /// The list, sorted by name.
         reply: oneshot::Sender<Vec<Person>>,
     },
+    /// The office's stored settings changed: apply them.
+    Configure(super::settings::LiveSettings),
 }
 
 /// A client's avatar in an office.
@@ -481,6 +483,7 @@ pub fn receive_commands(world: &mut World) {
             OfficeCommand::People { reply } => {
                 let _ = reply.send(people(world));
             }
+            OfficeCommand::Configure(settings) => settings.apply(world),
         }
     }
 }

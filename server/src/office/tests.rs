@@ -55,6 +55,8 @@ pub(super) fn join(
         outbox: outbox.clone(),
         input: input.clone(),
         start: None,
+        user: None,
+        teams_token: None,
         reply,
     };
     handle.inbox.try_send(command).expect("inbox has room");
@@ -194,6 +196,8 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
         outbox: Outbox::new(8),
         input: InputSlot::default(),
         start: None,
+        user: None,
+        teams_token: None,
         reply,
     };
     handle.inbox.try_send(command).expect("room");

@@ -40,12 +40,24 @@ pub enum StoreError {
 }
 
 /// The `[database]` section.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// A `postgres://` (or `sqlite:`) URL; unset, `DATABASE_URL`, else SQLite
     /// in the data folder.
     pub url: Option<String>,
+    /// How often, in ms, the config sync looks for office settings other
+    /// nodes (or anything else) wrote to the database.
+    pub config_sync_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> DatabaseConfig {
+        DatabaseConfig {
+            url: None,
+            config_sync_ms: 1500,
+        }
+    }
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -53,6 +65,7 @@ impl std::fmt::Debug for DatabaseConfig {
         // A URL may hold a password.
         f.debug_struct("DatabaseConfig")
             .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("config_sync_ms", &self.config_sync_ms)
             .finish()
     }
 }

@@ -218,6 +218,36 @@ impl Store {
         Ok(rows.iter().map(office_from).collect::<Result<_, _>>()?)
     }
 
+    /// The configurations written at `since` (Unix seconds) or later, each
+    /// with its `updated_at`, for the config sync.
+    pub async fn offices_changed_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(OfficeSettings, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT office_id, tenant_id, map, conversation_radius, meeting_provider, team_id, \
+             channel_id, channel_name, updated_at FROM offices WHERE updated_at >= $1 \
+             ORDER BY office_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let read =
+            |row: &AnyRow| Ok::<_, sqlx::Error>((office_from(row)?, row.try_get("updated_at")?));
+        Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
+    }
+
+    /// The ids of every configured office (to notice removed ones).
+    pub async fn office_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT office_id FROM offices ORDER BY office_id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get("office_id"))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// A user's audio and video configuration, if set.
     pub async fn media(
         &self,
