@@ -240,6 +240,12 @@ pub async fn run(
     let store_stop = CancellationToken::new();
     let store_tasks = TaskTracker::new();
     let writer = StoreWriter::start(store.clone(), store_stop.clone(), &store_tasks);
+    let presence = PresenceHub::from_config(
+        &config,
+        crate::clock::SystemClock::shared(),
+        stopping.clone(),
+        &tasks,
+    );
     let ctx = Arc::new(ServerContext {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -256,7 +262,7 @@ pub async fn run(
         sign_in,
         sessions: Sessions::default(),
         membership,
-        presence: PresenceHub::local(),
+        presence,
     });
     open_offices(&ctx)?;
     watch_offices(&ctx);

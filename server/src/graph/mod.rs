@@ -33,6 +33,7 @@ pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod presence;
 pub mod retry;
 mod secret;
 pub mod transport;
@@ -46,6 +47,7 @@ pub use auth::{AccessToken, TokenSource};
 pub use budget::{BudgetError, BudgetKind, Budgets};
 pub use client::{CreateOrGet, GraphClient, OnlineMeeting};
 pub use config::{BudgetConfig, GraphConfig, RetryConfig};
+pub use presence::{ActivityNotification, GraphPresence, MAX_PRESENCE_IDS};
 pub use secret::Secret;
 pub use transport::{Answer, Call, Transport};
 

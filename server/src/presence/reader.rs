@@ -1,0 +1,152 @@
+//! The presence reader: every tick it shows `Unknown` for presence too
+//! stale to show, delivers updates that waited for room in an office's
+//! queue, and reads the presence of the users that are due, seen ones
+//! first and the stalest first, in batches of one tenant of at most 650 ids
+//! sized to what the presence budget has left now (so a batch never waits
+//! for the budget and the order is kept). One read per tenant at a time; a
+//! tenant paused after a `429` is skipped until its pause ends.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Activity, Availability, Presence, Shared};
+use crate::graph::{BudgetKind, GraphClient, MAX_PRESENCE_IDS};
+use crate::meetings::UserRef;
+
+pub(super) async fn run(shared: Arc<Shared>, shutdown: CancellationToken, tasks: TaskTracker) {
+    let Some(graph) = shared.graph.clone() else {
+        return;
+    };
+    let tick = Duration::from_millis(shared.config.tick_ms);
+    loop {
+        let now = shared.clock.now();
+        for (tenant, ids) in tick_once(&shared, &graph, now) {
+            let read = read(shared.clone(), graph.clone(), tenant, ids);
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = read => {}
+                    () = shutdown.cancelled() => {}
+                }
+            });
+        }
+        tokio::select! {
+            () = shared.clock.sleep_until(now + tick) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// One tick: expire, flush, and pick the batches to read now.
+fn tick_once(shared: &Shared, graph: &GraphClient, now: Instant) -> Vec<(String, Vec<String>)> {
+    let stale_after = Duration::from_secs(shared.config.stale_after_secs);
+    let mut state = shared.lock();
+    if let Some(before) = now.checked_sub(stale_after) {
+        state.expire(before);
+    }
+    state.flush();
+    let seen = state.seen();
+    // Due users, best first: seen, never read, read longest ago.
+    let mut due: Vec<(bool, Option<Instant>, &UserRef)> = state
+        .users
+        .iter()
+        .filter(|(u, t)| {
+            !t.reading && t.due_at <= now && !state.reading_tenants.contains(&u.tenant)
+        })
+        .map(|(u, t)| (seen.contains(u), t.read_at, u))
+        .collect();
+    if due.is_empty() {
+        return Vec::new();
+    }
+    due.sort_unstable_by_key(|&(seen, read_at, user)| (Reverse(seen), read_at, user));
+    let mut batches: Vec<(String, Vec<String>)> = Vec::new();
+    let mut room = u32::MAX;
+    for &(_, _, user) in &due {
+        if let Some((_, ids)) = batches.iter_mut().find(|(t, _)| *t == user.tenant) {
+            if ids.len() < MAX_PRESENCE_IDS && room > 0 {
+                ids.push(user.oid.clone());
+                room -= 1;
+            }
+            continue;
+        }
+        // A new tenant: only while the budget has room for it.
+        room = room.min(graph.budgets().room(&user.tenant, BudgetKind::Presence));
+        if room == 0 {
+            break;
+        }
+        room -= 1;
+        batches.push((user.tenant.clone(), vec![user.oid.clone()]));
+    }
+    drop(seen);
+    for (tenant, ids) in &batches {
+        state.reading_tenants.insert(tenant.clone());
+        for oid in ids {
+            let user = UserRef {
+                tenant: tenant.clone(),
+                oid: oid.clone(),
+            };
+            if let Some(t) = state.users.get_mut(&user) {
+                t.reading = true;
+            }
+        }
+    }
+    batches
+}
+
+/// Reads one batch and shows what Graph answered.
+async fn read(shared: Arc<Shared>, graph: Arc<GraphClient>, tenant: String, ids: Vec<String>) {
+    let answer = graph.presences_by_user_id(&tenant, &ids).await;
+    let now = shared.clock.now();
+    let refresh = Duration::from_secs(shared.config.refresh_secs);
+    let stale_after = Duration::from_secs(shared.config.stale_after_secs);
+    let mut state = shared.lock();
+    state.reading_tenants.remove(&tenant);
+    let answered = match answer {
+        Ok(presences) => Some(presences),
+        Err(e) => {
+            tracing::warn!(%tenant, ids = ids.len(), cause = %e, "presence not read");
+            None
+        }
+    };
+    let mut by_id: std::collections::HashMap<String, Presence> = answered
+        .iter()
+        .flatten()
+        .map(|p| {
+            let presence = Presence {
+                availability: Availability::from_graph(&p.availability),
+                activity: Activity::from_graph(&p.activity),
+            };
+            (p.id.clone(), presence)
+        })
+        .collect();
+    for oid in ids {
+        let user = UserRef {
+            tenant: tenant.clone(),
+            oid,
+        };
+        let Some(tracked) = state.users.get_mut(&user) else {
+            continue; // gone meanwhile
+        };
+        tracked.reading = false;
+        if answered.is_none() {
+            // Shown until it is too stale; tried again after `refresh`.
+            tracked.due_at = now + refresh;
+            continue;
+        }
+        let presence = by_id.remove(&user.oid).unwrap_or_default();
+        if presence.availability == Availability::Unknown {
+            // Not known to Graph (left the tenant, a bad id): read again
+            // only once presence would be stale anyway.
+            tracked.due_at = now + stale_after;
+            tracked.read_at = None;
+        } else {
+            tracked.due_at = now + refresh;
+            tracked.read_at = Some(now);
+        }
+        state.show(&user, presence);
+    }
+}
