@@ -3,10 +3,11 @@
 //! queue, and reads the presence of the users that are due, seen ones
 //! first and the stalest first, in batches of one tenant of at most 650 ids
 //! sized to what the presence budget has left now (so a batch never waits
-//! for the budget and the order is kept). One read per tenant at a time; a
-//! tenant paused after a `429` is skipped until its pause ends.
+//! for the budget and the order is kept). A tenant paused after a `429` is
+//! skipped until its pause ends; a user is in one read at a time.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,36 +55,41 @@ fn tick_once(shared: &Shared, graph: &GraphClient, now: Instant) -> Vec<(String,
     let mut due: Vec<(bool, Option<Instant>, &UserRef)> = state
         .users
         .iter()
-        .filter(|(u, t)| {
-            !t.reading && t.due_at <= now && !state.reading_tenants.contains(&u.tenant)
-        })
+        .filter(|(_, t)| !t.reading && t.due_at <= now)
         .map(|(u, t)| (seen.contains(u), t.read_at, u))
         .collect();
     if due.is_empty() {
         return Vec::new();
     }
     due.sort_unstable_by_key(|&(seen, read_at, user)| (Reverse(seen), read_at, user));
+    // The best ones the budget has room for now, in batches of one tenant;
+    // a paused tenant's users wait.
     let mut batches: Vec<(String, Vec<String>)> = Vec::new();
-    let mut room = u32::MAX;
+    let mut open: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut room: Option<u32> = None;
     for &(_, _, user) in &due {
-        if let Some((_, ids)) = batches.iter_mut().find(|(t, _)| *t == user.tenant) {
-            if ids.len() < MAX_PRESENCE_IDS && room > 0 {
-                ids.push(user.oid.clone());
-                room -= 1;
-            }
-            continue;
-        }
-        // A new tenant: only while the budget has room for it.
-        room = room.min(graph.budgets().room(&user.tenant, BudgetKind::Presence));
-        if room == 0 {
+        let tenant = user.tenant.as_str();
+        let slot = open.entry(tenant).or_insert_with(|| {
+            let tenant_room = graph.budgets().room(tenant, BudgetKind::Presence);
+            (tenant_room > 0).then_some(usize::MAX)
+        });
+        let Some(batch) = slot else {
+            continue; // paused
+        };
+        let left = room.get_or_insert_with(|| graph.budgets().room(tenant, BudgetKind::Presence));
+        if *left == 0 {
             break;
         }
-        room -= 1;
-        batches.push((user.tenant.clone(), vec![user.oid.clone()]));
+        *left -= 1;
+        if *batch == usize::MAX || batches[*batch].1.len() >= MAX_PRESENCE_IDS {
+            *batch = batches.len();
+            batches.push((tenant.to_owned(), Vec::new()));
+        }
+        batches[*batch].1.push(user.oid.clone());
     }
+    drop(due);
     drop(seen);
     for (tenant, ids) in &batches {
-        state.reading_tenants.insert(tenant.clone());
         for oid in ids {
             let user = UserRef {
                 tenant: tenant.clone(),
@@ -104,7 +110,6 @@ async fn read(shared: Arc<Shared>, graph: Arc<GraphClient>, tenant: String, ids:
     let refresh = Duration::from_secs(shared.config.refresh_secs);
     let stale_after = Duration::from_secs(shared.config.stale_after_secs);
     let mut state = shared.lock();
-    state.reading_tenants.remove(&tenant);
     let answered = match answer {
         Ok(presences) => Some(presences),
         Err(e) => {
@@ -112,7 +117,7 @@ async fn read(shared: Arc<Shared>, graph: Arc<GraphClient>, tenant: String, ids:
             None
         }
     };
-    let mut by_id: std::collections::HashMap<String, Presence> = answered
+    let mut by_id: HashMap<String, Presence> = answered
         .iter()
         .flatten()
         .map(|p| {

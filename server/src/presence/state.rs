@@ -41,8 +41,6 @@ pub(super) struct State {
     seen: HashMap<String, HashSet<UserRef>>,
     /// Users whose presence is read.
     pub users: HashMap<UserRef, Tracked>,
-    /// Tenants with a read on its way.
-    pub reading_tenants: HashSet<String>,
     /// Presence written to Teams while in a meeting.
     pub written: HashMap<UserRef, Written>,
     /// Knock limits.
@@ -57,7 +55,6 @@ impl State {
             pending: HashMap::new(),
             seen: HashMap::new(),
             users: HashMap::new(),
-            reading_tenants: HashSet::new(),
             written: HashMap::new(),
             knocks: Knocks::new(budgets),
         }
@@ -267,5 +264,63 @@ impl State {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presence::{Activity, Availability};
+
+    fn user(oid: &str) -> UserRef {
+        UserRef {
+            tenant: "t1".to_owned(),
+            oid: oid.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_full_office_queue_coalesces_the_latest_per_user_and_delivers_later() {
+        let now = Instant::now();
+        let mut state = State::new(&BudgetConfig::default());
+        let (tx, mut rx) = mpsc::channel(2);
+        state.subscribe("o", tx);
+        let (a, b, c, elsewhere) = (user("a"), user("b"), user("c"), user("d"));
+        for u in [&a, &b, &c] {
+            state.online("o", u, true, now);
+        }
+        state.online("p", &elsewhere, true, now);
+        let busy = Presence {
+            availability: Availability::Busy,
+            activity: Activity::InACall,
+        };
+        let away = Presence {
+            availability: Availability::Away,
+            activity: Activity::Away,
+        };
+        for u in [&a, &b, &c, &elsewhere] {
+            state.show(u, busy);
+        }
+        state.show(&a, away);
+        let mut got = Vec::new();
+        while let Ok(update) = rx.try_recv() {
+            got.push((update.user.oid, update.presence));
+        }
+        assert_eq!(got, [("a".into(), busy), ("b".into(), busy)]);
+        state.flush();
+        let mut later = HashMap::new();
+        while let Ok(update) = rx.try_recv() {
+            later.insert(update.user.oid, update.presence);
+        }
+        assert_eq!(
+            later,
+            HashMap::from([("a".into(), away), ("c".into(), busy)])
+        );
+        // A closed queue is dropped, nothing breaks.
+        drop(rx);
+        state.show(&b, away);
+        state.flush();
+        assert!(state.queues.is_empty());
+        assert_eq!(state.shown(&b), away);
     }
 }
