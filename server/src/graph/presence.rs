@@ -101,9 +101,9 @@ struct NotificationBody<'a> {
 /// An ISO 8601 duration (`PT10M`, `PT90S`) for `d`, whole seconds.
 pub fn iso_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 3600 == 0 && secs > 0 {
+    if secs.is_multiple_of(3600) && secs > 0 {
         format!("PT{}H", secs / 3600)
-    } else if secs % 60 == 0 && secs > 0 {
+    } else if secs.is_multiple_of(60) && secs > 0 {
         format!("PT{}M", secs / 60)
     } else {
         format!("PT{secs}S")
