@@ -711,3 +711,109 @@ async fn without_graph_knocks_are_still_merged_and_limited() {
     hub.offline(OFFICE, &a);
     assert_eq!(hub.online_in(OFFICE), 0);
 }
+
+#[tokio::test]
+async fn the_fake_refuses_presence_writes_graph_refuses() {
+    let cloud = Cloud::start().await;
+    let graph = GraphClient::new(&cloud.graph_config(), cloud.clock.shared()).expect("graph");
+    let token = cloud
+        .drive(graph.tokens().app_token("t1"))
+        .await
+        .expect("token");
+    let post = |path: &str, body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/users/alice/presence/{path}",
+                cloud.fake.graph_url()
+            ))
+            .bearer_auth(token.expose())
+            .json(&body)
+            .send()
+    };
+    let status = |r: reqwest::Result<reqwest::Response>| r.expect("send").status().as_u16();
+    let set = |session: &str, availability: &str, activity: &str, duration: &str| {
+        serde_json::json!({
+            "sessionId": session,
+            "availability": availability,
+            "activity": activity,
+            "expirationDuration": duration,
+        })
+    };
+    let app = DEFAULT_CLIENT_ID;
+    assert_eq!(
+        status(post("setPresence", set(app, "Busy", "InACall", "PT4M")).await),
+        400
+    );
+    assert_eq!(
+        status(post("setPresence", set(app, "Busy", "InACall", "PT4H1M")).await),
+        400
+    );
+    assert_eq!(
+        status(post("setPresence", set("other-app", "Busy", "InACall", "PT5M")).await),
+        400
+    );
+    assert_eq!(
+        status(post("setPresence", set(app, "Busy", "Away", "PT5M")).await),
+        400
+    );
+    assert!(cloud.fake.presence_sessions().is_empty());
+    // Nothing to clear: 404, which the client takes as "already gone".
+    let cleared = cloud
+        .drive(graph.clear_presence("t1", "alice"))
+        .await
+        .expect("a 404 is not an error");
+    assert!(!cleared);
+    cloud
+        .drive(graph.set_presence(
+            "t1",
+            "alice",
+            "Busy",
+            "InACall",
+            Duration::from_secs(4 * 3600),
+        ))
+        .await
+        .expect("PT4H is accepted");
+    let sessions = cloud.fake.presence_sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].expiration, Duration::from_secs(4 * 3600));
+    assert!(
+        cloud
+            .drive(graph.clear_presence("t1", "alice"))
+            .await
+            .expect("cleared")
+    );
+    // A notification without its required parts is refused.
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/users/bob/teamwork/sendActivityNotification",
+            cloud.fake.graph_url()
+        ))
+        .bearer_auth(token.expose())
+        .json(&serde_json::json!({"topic": {"source": "text", "value": "x"}, "activityType": "systemDefault", "previewText": {"content": "hi"}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(answer.status(), 400, "a text topic needs a webUrl");
+}
+
+#[tokio::test]
+async fn the_hub_uses_graph_only_when_configured_and_enabled() {
+    let cloud = Cloud::start().await;
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let (a, b) = (user("t1", "a"), user("t1", "b"));
+    let knock = |config: &Config| {
+        let hub = PresenceHub::from_config(config, cloud.clock.shared(), shutdown.clone(), &tasks);
+        hub.knock(&a, "A", &b, None)
+    };
+    assert_eq!(knock(&cloud.config()), Ok(FeedStatus::Queued));
+    assert_eq!(knock(&Config::default()), Ok(FeedStatus::NotConfigured));
+    let mut off = cloud.config();
+    off.presence.enabled = false;
+    assert_eq!(knock(&off), Ok(FeedStatus::NotConfigured));
+    shutdown.cancel();
+    tasks.close();
+    tokio::time::timeout(PATIENCE, tasks.wait())
+        .await
+        .expect("the hub's tasks end at shutdown");
+}
