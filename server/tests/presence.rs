@@ -817,3 +817,21 @@ async fn the_hub_uses_graph_only_when_configured_and_enabled() {
         .await
         .expect("the hub's tasks end at shutdown");
 }
+
+#[tokio::test]
+async fn a_refused_read_is_not_asked_again_before_presence_would_be_stale() {
+    let rig = rig(|_| {}).await;
+    let fake = &rig.cloud.fake;
+    fake.fault(Endpoint::GetPresences, Fault::Status(403), Times::Next(1));
+    let users: Vec<UserRef> = (0..10).map(|i| user("t1", &format!("u{i}"))).collect();
+    for u in &users {
+        fake.set_presence(&u.oid, "Available", "Available");
+        rig.hub.online(OFFICE, u);
+    }
+    rig.run_until_true(|| rig.hub.shown(&users[0]) == available())
+        .await;
+    let calls = rig.presence_calls();
+    assert_eq!(calls[0].status, 403);
+    assert_eq!(calls[1].status, 200);
+    assert!(calls[1].at >= calls[0].at + Duration::from_secs(300));
+}

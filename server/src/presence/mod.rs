@@ -217,7 +217,6 @@ pub enum KnockError {
 }
 
 /// What the hub's tasks and the offices' calls share.
-#[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     clock: SharedClock,
@@ -228,6 +227,16 @@ struct Shared {
     writer_wake: Notify,
     /// Accepted knocks for the feed task.
     feed: Option<mpsc::Sender<Knock>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the state: it names every user online.
+        f.debug_struct("PresenceHub")
+            .field("graph", &self.graph.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -412,7 +421,8 @@ impl PresenceHub {
         self.shared.lock().online_in(office)
     }
 
-    /// What `office` shows for `user` now (what it was last sent).
+    /// The presence the offices were last told for `user` (`Unknown` when
+    /// nothing is known).
     pub fn shown(&self, user: &UserRef) -> Presence {
         self.shared.lock().shown(user)
     }

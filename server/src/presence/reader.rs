@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Activity, Availability, Presence, Shared};
-use crate::graph::{BudgetKind, GraphClient, MAX_PRESENCE_IDS};
+use crate::graph::{BudgetKind, GraphClient, GraphError, MAX_PRESENCE_IDS};
 use crate::meetings::UserRef;
 
 pub(super) async fn run(shared: Arc<Shared>, shutdown: CancellationToken, tasks: TaskTracker) {
@@ -110,10 +110,22 @@ async fn read(shared: Arc<Shared>, graph: Arc<GraphClient>, tenant: String, ids:
     let refresh = Duration::from_secs(shared.config.refresh_secs);
     let stale_after = Duration::from_secs(shared.config.stale_after_secs);
     let mut state = shared.lock();
+    let mut retry_in = refresh;
     let answered = match answer {
         Ok(presences) => Some(presences),
         Err(e) => {
             tracing::warn!(%tenant, ids = ids.len(), cause = %e, "presence not read");
+            if matches!(
+                e,
+                GraphError::Rejected {
+                    status: 400..=404,
+                    ..
+                }
+            ) {
+                // Refused as asked (a bad id, no permission in the tenant):
+                // asking again soon would only spend the budget.
+                retry_in = stale_after;
+            }
             None
         }
     };
@@ -138,8 +150,8 @@ async fn read(shared: Arc<Shared>, graph: Arc<GraphClient>, tenant: String, ids:
         };
         tracked.reading = false;
         if answered.is_none() {
-            // Shown until it is too stale; tried again after `refresh`.
-            tracked.due_at = now + refresh;
+            // Shown until it is too stale; tried again later.
+            tracked.due_at = now + retry_in;
             continue;
         }
         let presence = by_id.remove(&user.oid).unwrap_or_default();
