@@ -8,6 +8,7 @@
 //! | Graph `onlineMeetings/createOrGet` | `POST {graph}/users/{id}/onlineMeetings/createOrGet`, `POST {graph}/me/onlineMeetings/createOrGet` | `graph` |
 //! | ACS identity: Teams user token exchange | `POST {acs}/teamsUser/:exchangeAccessToken?api-version=…` | `acs` |
 //! | Graph: members of a team (`$filter` on `userId` honoured) | `GET {graph}/teams/{id}/members` | `teams` |
+//! | Graph presence: read many, set and clear an app session; activity-feed notifications | `POST {graph}/communications/getPresencesByUserId`, `POST {graph}/users/{id}/presence/setPresence`, `…/clearPresence`, `POST {graph}/users/{id}/teamwork/sendActivityNotification` | `presence` |
 //! | OpenID configuration and signing keys (JWKS) | `GET {login}/{tenant}/v2.0/.well-known/openid-configuration`, `GET {login}/{tenant}/discovery/v2.0/keys` | `openid` |
 //!
 //! All three live on one listener: [`FakeMicrosoft::login_url`] and
@@ -34,6 +35,7 @@ mod control;
 mod graph;
 mod listen;
 mod openid;
+mod presence;
 mod state;
 mod teams;
 mod token;
@@ -47,7 +49,8 @@ use axum::routing::post;
 use tokio::task::JoinHandle;
 
 pub use control::{Fault, Limit, LimitScope, MalformedBody, Times};
-pub use state::{Endpoint, FakeMeeting, RecordedCall};
+pub use presence::MAX_PRESENCE_IDS;
+pub use state::{Endpoint, FakeMeeting, PresenceSession, RecordedCall};
 
 use state::FakeState;
 
@@ -142,6 +145,22 @@ impl FakeMicrosoft {
                 "/v1.0/teams/{team}/members",
                 axum::routing::get(teams::members),
             )
+            .route(
+                "/v1.0/communications/getPresencesByUserId",
+                post(presence::get_presences),
+            )
+            .route(
+                "/v1.0/users/{user}/presence/setPresence",
+                post(presence::set_presence),
+            )
+            .route(
+                "/v1.0/users/{user}/presence/clearPresence",
+                post(presence::clear_presence),
+            )
+            .route(
+                "/v1.0/users/{user}/teamwork/sendActivityNotification",
+                post(presence::send_activity_notification),
+            )
             .fallback(graph::not_found)
             .with_state(state.clone())
             .merge(openid::router(openid.clone()));
@@ -163,6 +182,23 @@ impl FakeMicrosoft {
     pub fn set_team_members(&self, team: &str, members: &[&str]) {
         self.state
             .set_team_members(team, members.iter().map(|m| (*m).to_owned()).collect());
+    }
+
+    /// Sets `oid`'s presence as Teams shows it (`"Available"`,
+    /// `"Available"`); `"PresenceUnknown"` is answered as such. Ids never set
+    /// are left out of presence answers.
+    pub fn set_presence(&self, oid: &str, availability: &str, activity: &str) {
+        self.state.set_presence(oid, availability, activity);
+    }
+
+    /// Forgets `oid`'s presence, as for a user who left the tenant.
+    pub fn forget_presence(&self, oid: &str) {
+        self.state.forget_presence(oid);
+    }
+
+    /// The application presence sessions alive now (`setPresence`), by user.
+    pub fn presence_sessions(&self) -> Vec<PresenceSession> {
+        self.state.sessions()
     }
 
     /// Publishes `jwks` (`{"keys": [...]}`) as every tenant's signing keys.

@@ -22,6 +22,14 @@ pub enum Endpoint {
     AcsExchange,
     /// `GET /v1.0/teams/{id}/members`.
     TeamMembers,
+    /// `POST /v1.0/communications/getPresencesByUserId`.
+    GetPresences,
+    /// `POST /v1.0/users/{id}/presence/setPresence`.
+    SetPresence,
+    /// `POST /v1.0/users/{id}/presence/clearPresence`.
+    ClearPresence,
+    /// `POST /v1.0/users/{id}/teamwork/sendActivityNotification`.
+    SendActivityNotification,
     /// Anything else, and connections dropped while down (no request read).
     Unknown,
 }
@@ -29,7 +37,15 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether this is a Microsoft Graph call (counted in Graph's budgets).
     pub fn is_graph(self) -> bool {
-        matches!(self, Endpoint::CreateOrGet | Endpoint::TeamMembers)
+        matches!(
+            self,
+            Endpoint::CreateOrGet
+                | Endpoint::TeamMembers
+                | Endpoint::GetPresences
+                | Endpoint::SetPresence
+                | Endpoint::ClearPresence
+                | Endpoint::SendActivityNotification
+        )
     }
 }
 
@@ -49,6 +65,9 @@ pub struct RecordedCall {
     pub at: Duration,
     /// The status answered; 0 when the connection was cut off instead.
     pub status: u16,
+    /// The JSON body received, for the endpoints whose bodies tests read
+    /// (presence and activity notifications); `None` elsewhere.
+    pub body: Option<serde_json::Value>,
 }
 
 /// A meeting the fake created.
@@ -93,6 +112,32 @@ struct Inner {
     limits: Vec<Limit>,
     serial: u64,
     teams: HashMap<String, Vec<String>>,
+    presence: HashMap<String, FakePresence>,
+    sessions: HashMap<(String, String), PresenceSession>,
+}
+
+/// A user's presence as a test set it: (availability, activity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakePresence {
+    pub availability: String,
+    pub activity: String,
+}
+
+/// An application's presence session for a user (`setPresence`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSession {
+    /// The user's object id.
+    pub user: String,
+    /// The session id (the application's id).
+    pub session_id: String,
+    /// The availability set.
+    pub availability: String,
+    /// The activity set.
+    pub activity: String,
+    /// The expiration duration asked for.
+    pub expiration: Duration,
+    /// When it lapses, on the fake's clock.
+    pub expires_at: Duration,
 }
 
 pub(crate) struct FakeState {
@@ -136,6 +181,84 @@ impl FakeState {
     /// The members of `team`, if it exists.
     pub fn team_members(&self, team: &str) -> Option<Vec<String>> {
         self.lock().teams.get(team).cloned()
+    }
+
+    /// Sets what `oid`'s presence reads give (before app sessions).
+    pub fn set_presence(&self, oid: &str, availability: &str, activity: &str) {
+        self.lock().presence.insert(
+            oid.to_owned(),
+            FakePresence {
+                availability: availability.to_owned(),
+                activity: activity.to_owned(),
+            },
+        );
+    }
+
+    /// Forgets `oid`'s presence: reads omit it, as for a user who left.
+    pub fn forget_presence(&self, oid: &str) {
+        self.lock().presence.remove(oid);
+    }
+
+    /// What a read of `oid` gives now: the user's own presence, unless a
+    /// live application session ranks higher (DoNotDisturb > Busy >
+    /// Available > Away); `None` for a user the fake does not know.
+    pub fn read_presence(&self, oid: &str) -> Option<FakePresence> {
+        let now = self.now();
+        let inner = self.lock();
+        let mut shown = inner.presence.get(oid).cloned();
+        for session in inner
+            .sessions
+            .values()
+            .filter(|s| s.user == oid && s.expires_at > now)
+        {
+            let beats = shown
+                .as_ref()
+                .is_none_or(|p| rank(&session.availability) > rank(&p.availability));
+            if beats {
+                shown = Some(FakePresence {
+                    availability: session.availability.clone(),
+                    activity: session.activity.clone(),
+                });
+            }
+        }
+        shown
+    }
+
+    /// Sets (or renews) an application presence session.
+    pub fn set_session(&self, session: PresenceSession) {
+        let key = (session.user.clone(), session.session_id.clone());
+        self.lock().sessions.insert(key, session);
+    }
+
+    /// Ends an application presence session; `false` if there was none
+    /// (or it had lapsed).
+    pub fn clear_session(&self, user: &str, session_id: &str) -> bool {
+        let now = self.now();
+        self.lock()
+            .sessions
+            .remove(&(user.to_owned(), session_id.to_owned()))
+            .is_some_and(|s| s.expires_at > now)
+    }
+
+    /// Live application presence sessions.
+    pub fn sessions(&self) -> Vec<PresenceSession> {
+        let now = self.now();
+        let mut sessions: Vec<_> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.expires_at > now)
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| a.user.cmp(&b.user));
+        sessions
+    }
+
+    /// Keeps `body` with the recorded call `index`.
+    pub fn record_body(&self, index: usize, body: serde_json::Value) {
+        if let Some(call) = self.lock().calls.get_mut(index) {
+            call.body = Some(body);
+        }
     }
 
     /// The time on the test's clock.
@@ -189,6 +312,7 @@ impl FakeState {
             tenant: tenant.clone(),
             at: now,
             status: 0,
+            body: None,
         });
         if down {
             return Arrival {
@@ -230,6 +354,7 @@ impl FakeState {
             tenant: None,
             at,
             status: 0,
+            body: None,
         });
     }
 
@@ -355,4 +480,15 @@ fn over_limit(
         }
     }
     worst
+}
+
+/// How presence sessions aggregate: the higher wins.
+fn rank(availability: &str) -> u8 {
+    match availability {
+        "DoNotDisturb" => 4,
+        "Busy" => 3,
+        "Available" => 2,
+        "Away" | "BeRightBack" => 1,
+        _ => 0,
+    }
 }

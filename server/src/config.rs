@@ -14,6 +14,7 @@ use crate::meetings::{AcsConfig, MeetingsConfig};
 use crate::movement::CollisionStrategy;
 pub use crate::office::groups::ConversationsConfig;
 pub use crate::office::interest::ViewConfig;
+pub use crate::presence::PresenceConfig;
 use crate::store::DatabaseConfig;
 
 /// Everything the server can be told.
@@ -48,6 +49,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The admin API (`[admin]`).
     pub admin: AdminConfig,
+    /// Teams presence and knocks (`[presence]`).
+    pub presence: PresenceConfig,
 }
 
 /// `[admin]`: the admin API under `/admin`.
@@ -150,6 +153,7 @@ impl Default for Config {
             meetings: MeetingsConfig::default(),
             database: DatabaseConfig::default(),
             admin: AdminConfig::default(),
+            presence: PresenceConfig::default(),
         }
     }
 }
@@ -307,6 +311,7 @@ impl Config {
         self.graph.validate()?;
         self.acs.validate()?;
         self.meetings.validate(&self.graph, &self.acs)?;
+        self.presence.validate()?;
         Ok(())
     }
 }

@@ -256,6 +256,13 @@ pub async fn run(
     let store_stop = CancellationToken::new();
     let store_tasks = TaskTracker::new();
     let writer = StoreWriter::start(store.clone(), store_stop.clone(), &store_tasks);
+    let presence = PresenceHub::with_transport(
+        &config,
+        transport.clone(),
+        crate::clock::SystemClock::shared(),
+        stopping.clone(),
+        &tasks,
+    );
     let ctx = Arc::new(ServerContext {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
@@ -272,7 +279,7 @@ pub async fn run(
         sign_in,
         sessions: Sessions::default(),
         membership,
-        presence: PresenceHub::local(),
+        presence,
         settings: SettingsBook::default(),
     });
     open_offices(&ctx)?;

@@ -116,6 +116,12 @@ impl WindowBucket {
         self.used += cost;
     }
 
+    /// Tokens that could be spent at `now` without waiting.
+    pub fn free(&mut self, now: Instant) -> u32 {
+        self.refill(now);
+        self.capacity - self.used
+    }
+
     fn is_idle(&mut self, now: Instant) -> bool {
         self.refill(now);
         self.spent.is_empty()
@@ -277,6 +283,35 @@ impl Budgets {
             drop(hold);
             self.clock.sleep_until(ready).await;
         }
+    }
+
+    /// How much a call of `kind` for `tenant` could cost now without
+    /// waiting: what its buckets have left (the largest capacity when it has
+    /// none), 0 while the tenant is paused or "all calls" is spent.
+    pub fn room(&self, tenant: &str, kind: BudgetKind) -> u32 {
+        let limits = self.limits(kind);
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let state = &mut *state;
+        if state.paused.get(tenant).is_some_and(|&until| until > now)
+            || state.all_calls.free(now) == 0
+        {
+            return 0;
+        }
+        let mut room = u32::MAX;
+        if let Some((capacity, _)) = limits.global {
+            room = room.min(
+                state
+                    .global
+                    .get_mut(&kind)
+                    .map_or(capacity, |b| b.free(now)),
+            );
+        }
+        if let Some((capacity, _)) = limits.tenant {
+            let bucket = state.tenant.get_mut(&(kind, tenant.to_owned()));
+            room = room.min(bucket.map_or(capacity, |b| b.free(now)));
+        }
+        room
     }
 
     /// Sends nothing for `tenant` before `until` (a `429`'s `Retry-After`).

@@ -143,6 +143,50 @@ impl GraphClient {
         &self.tokens
     }
 
+    /// The Graph URL of `segments` under the base URL.
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, GraphError> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| GraphError::Request("graph.base_url cannot be a base".into()))?
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// POSTs `body` (JSON) to `url` with an app-only token of the call's
+    /// tenant, once more with a fresh token if Graph refuses ours (`401`).
+    pub(super) async fn post_json(
+        &self,
+        call: &Call<'_>,
+        url: &Url,
+        body: Vec<u8>,
+    ) -> Result<super::Answer, GraphError> {
+        let mut answer = None;
+        for fresh_token in [false, true] {
+            let token = self.tokens.app_token(call.tenant).await?;
+            let got = self
+                .transport
+                .send(call, |http| {
+                    http.post(url.clone())
+                        .bearer_auth(token.expose())
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                })
+                .await?;
+            if got.status == 401 && !fresh_token {
+                self.tokens.invalidate(call.tenant).await;
+                continue;
+            }
+            answer = Some(got);
+            break;
+        }
+        answer.ok_or(GraphError::Rejected {
+            endpoint: call.endpoint,
+            status: 401,
+            code: "InvalidAuthenticationToken".into(),
+            message: "a fresh app token was refused too".into(),
+        })
+    }
+
     /// `POST /users/{organizer}/onlineMeetings/createOrGet` in `tenant`:
     /// the meeting with `meeting.external_id`, created if it is new. Counts
     /// against the organizer's monthly meetings and the Graph budgets.

@@ -36,6 +36,7 @@ pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod presence;
 pub mod retry;
 mod secret;
 pub mod transport;
@@ -49,6 +50,7 @@ pub use auth::{AccessToken, TokenSource};
 pub use budget::{BudgetError, BudgetKind, Budgets};
 pub use client::{CreateOrGet, GraphClient, OnlineMeeting};
 pub use config::{BudgetConfig, GraphConfig, RetryConfig};
+pub use presence::{ActivityNotification, GraphPresence, MAX_PRESENCE_IDS};
 pub use secret::Secret;
 pub use transport::{Answer, Call, Transport};
 
