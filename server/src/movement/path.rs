@@ -221,7 +221,7 @@ mod tests {
         ]);
         let steps = find(&g, (1, 2), (5, 2), 4, &|_| false).expect("a path");
         let tiles = walk((1, 2), &steps);
-        let end = *tiles.last().unwrap();
+        let end = *tiles.last().expect("the walk has a start");
         assert_eq!((end.0 - 5).abs() + (end.1 - 2).abs(), 1, "{tiles:?}");
         assert!(tiles.iter().all(|&(x, y)| !g.is_tile_blocked(x, y)));
         // Around the wall: 2 up (or down), then across to a tile beside the

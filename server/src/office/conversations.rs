@@ -13,10 +13,13 @@
 //!   gone are dropped.
 //! - Emit phase: the messages go into the members' outboxes, one frame each.
 //!
-//! Until Teams sign-in exists, a member's `UserRef` is the office's tenant
-//! (`[graph] tenant_id`, or `local`) with the avatar id as object id.
+//! A member's `UserRef` is their Teams user; a development login, which has
+//! none, is the office's tenant (`[graph] tenant_id`, or `local`) with the
+//! avatar id as object id. Teams users in a group with a meeting are told to
+//! the presence hub, which shows them busy in Teams while it lasts.
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemParam;
 use bytes::Bytes;
 use metaoffice_protocol::{GroupDissolved, GroupKind, GroupState, MeetingReady, ServerMessage};
 use rustc_hash::FxHashMap;
@@ -26,6 +29,7 @@ use super::groups::{
     ConversationGroup, ConversationsConfig, GroupBook, GroupChange, MeetingState, Place, Standing,
 };
 use super::network::Viewer;
+use super::people::{Identity, LOCAL_TENANT, OfficePresence};
 use super::sim::{Avatar, AvatarIndex, TickCount, TickEvents};
 use crate::map::{OfficeMap, ZoneKind};
 use crate::meetings::{
@@ -160,14 +164,70 @@ fn frame(message: ServerMessage) -> Bytes {
     Bytes::from(message.encode())
 }
 
-/// `MeetingReady` for `avatar`, if the group's meeting came.
-fn meeting_ready(group: &ConversationGroup, avatar: u32, provider: ProviderKind) -> Option<Bytes> {
+/// Who the members of groups are: Teams users as themselves; a development
+/// login as its avatar id in the office's tenant (it has no Teams identity).
+#[derive(SystemParam)]
+pub struct Members<'w, 's> {
+    index: Res<'w, AvatarIndex>,
+    identities: Query<'w, 's, &'static mut Identity>,
+    presence: Option<Res<'w, OfficePresence>>,
+}
+
+impl Members<'_, '_> {
+    /// The Teams identity of avatar `avatar`, if it has one.
+    fn teams(&self, avatar: u32) -> Option<&Identity> {
+        let entity = self.index.0.get(&avatar)?;
+        self.identities.get(*entity).ok().filter(|i| i.teams)
+    }
+
+    /// Avatar `avatar` as a meeting member.
+    fn member(&self, tenant: &str, avatar: u32) -> Member {
+        match self.teams(avatar) {
+            Some(identity) => identity.member(),
+            None => Member::new(tenant, &avatar.to_string()),
+        }
+    }
+
+    /// The object id meeting providers know avatar `avatar` by.
+    fn oid(&self, avatar: u32) -> String {
+        match self.teams(avatar) {
+            Some(identity) => identity.user.oid.clone(),
+            None => avatar.to_string(),
+        }
+    }
+
+    /// Tells the presence hub that a Teams user is (or no longer is) in a
+    /// meeting, once per change.
+    fn in_meeting(&mut self, avatar: u32, meeting: bool) {
+        let Some(&entity) = self.index.0.get(&avatar) else {
+            return;
+        };
+        let Ok(mut identity) = self.identities.get_mut(entity) else {
+            return;
+        };
+        if !identity.teams || identity.in_meeting == meeting {
+            return;
+        }
+        identity.in_meeting = meeting;
+        if let Some(presence) = &self.presence {
+            presence.hub.in_meeting(&identity.user, meeting);
+        }
+    }
+}
+
+/// Whether the group has a meeting people can join.
+fn has_meeting(group: &ConversationGroup) -> bool {
+    matches!(&group.meeting, MeetingState::Ready(Ok(_)))
+}
+
+/// `MeetingReady` for a member known to providers as `oid`, if the
+/// group's meeting came.
+fn meeting_ready(group: &ConversationGroup, oid: &str, provider: ProviderKind) -> Option<Bytes> {
     let MeetingState::Ready(result) = &group.meeting else {
         return None;
     };
     let message = match result {
         Ok(info) => {
-            let oid = avatar.to_string();
             MeetingReady {
                 group: group.id,
                 provider: info.provider.as_str().to_owned(),
@@ -204,12 +264,24 @@ fn meeting_key(
 }
 
 /// Asks the desk for the group's meeting; a full desk is asked again next tick.
-fn ask(meetings: &mut OfficeMeetings, group: &mut ConversationGroup, zones: &ConversationZones) {
+fn ask(
+    meetings: &mut OfficeMeetings,
+    group: &mut ConversationGroup,
+    zones: &ConversationZones,
+    people: &Members,
+) {
     let members: Vec<Member> = group
         .members
         .iter()
-        .map(|id| Member::new(&meetings.tenant, &id.to_string()))
+        .map(|&id| people.member(&meetings.tenant, id))
         .collect();
+    // The meeting belongs to the organisation of its Teams members.
+    let tenant = members
+        .iter()
+        .map(|m| &m.user.tenant)
+        .find(|t| t.as_str() != meetings.tenant && t.as_str() != LOCAL_TENANT)
+        .cloned()
+        .unwrap_or_else(|| meetings.tenant.clone());
     let kind = match group.room.and_then(|n| zones.rooms.get(n as usize)) {
         Some(room) => MeetingKind::Room {
             room: room.clone(),
@@ -220,7 +292,7 @@ fn ask(meetings: &mut OfficeMeetings, group: &mut ConversationGroup, zones: &Con
     let request = MeetingRequest {
         key: meeting_key(meetings, group, zones),
         office: meetings.office.clone(),
-        tenant: meetings.tenant.clone(),
+        tenant,
         kind,
         subject: None,
     };
@@ -237,6 +309,7 @@ pub fn receive_meetings(
     mut conversations: ResMut<Conversations>,
     mut mail: ResMut<GroupMail>,
     metrics: Option<Res<super::network::OfficeMetrics>>,
+    mut people: Members,
 ) {
     let Some(meetings) = meetings.as_deref_mut() else {
         return;
@@ -251,15 +324,18 @@ pub fn receive_meetings(
             continue;
         };
         group.meeting = MeetingState::Ready(outcome.result);
+        let ready = has_meeting(group);
         for &m in &group.members {
-            if let Some(bytes) = meeting_ready(group, m, meetings.provider) {
+            if let Some(bytes) = meeting_ready(group, &people.oid(m), meetings.provider) {
                 mail.0.push((m, bytes));
             }
+            people.in_meeting(m, ready);
         }
     }
 }
 
 /// Conversations phase: recomputes the groups and tells members what changed.
+#[allow(clippy::too_many_arguments)]
 pub fn track_groups(
     tick: Res<TickCount>,
     mut conversations: ResMut<Conversations>,
@@ -268,6 +344,7 @@ pub fn track_groups(
     mut mail: ResMut<GroupMail>,
     avatars: Query<(&Avatar, &Walker)>,
     mut standing: Local<Vec<Standing>>,
+    mut people: Members,
 ) {
     standing.clear();
     standing.extend(avatars.iter().map(|(avatar, walker)| Standing {
@@ -305,12 +382,18 @@ pub fn track_groups(
                             changed.clone()
                         },
                     ));
-                    if news && let Some(bytes) = meeting_ready(group, m, provider) {
-                        mail.0.push((m, bytes));
+                    if news {
+                        if let Some(bytes) = meeting_ready(group, &people.oid(m), provider) {
+                            mail.0.push((m, bytes));
+                        }
+                        people.in_meeting(m, has_meeting(group));
                     }
                 }
                 let gone = frame(ServerMessage::GroupDissolved(GroupDissolved { group: id }));
-                mail.0.extend(left.into_iter().map(|m| (m, gone.clone())));
+                for m in left {
+                    people.in_meeting(m, false);
+                    mail.0.push((m, gone.clone()));
+                }
             }
             GroupChange::Dissolved(group) => {
                 if let Some(meetings) = meetings.as_deref_mut() {
@@ -319,6 +402,9 @@ pub fn track_groups(
                         meetings.asked.remove(&key);
                         meetings.desk.cancel(&key);
                     }
+                }
+                for &m in &group.members {
+                    people.in_meeting(m, false);
                 }
                 if group.announced {
                     let gone = frame(ServerMessage::GroupDissolved(GroupDissolved {
@@ -344,7 +430,7 @@ pub fn track_groups(
             && group.meeting == MeetingState::NotAsked
             && let Some(meetings) = meetings.as_deref_mut()
         {
-            ask(meetings, group, &zones);
+            ask(meetings, group, &zones, &people);
         }
     }
 }
