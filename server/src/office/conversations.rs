@@ -227,19 +227,17 @@ fn meeting_ready(group: &ConversationGroup, oid: &str, provider: ProviderKind) -
         return None;
     };
     let message = match result {
-        Ok(info) => {
-            MeetingReady {
-                group: group.id,
-                provider: info.provider.as_str().to_owned(),
-                join_url: info.join_url.clone(),
-                acs_group_call_id: info.acs.as_ref().map(|a| a.group_call_id.clone()),
-                acs_token: info.acs.as_ref().and_then(|a| {
-                    let mine = a.tokens.iter().find(|t| t.user.oid == oid)?;
-                    Some(mine.token.expose().to_owned())
-                }),
-                unavailable: None,
-            }
-        }
+        Ok(info) => MeetingReady {
+            group: group.id,
+            provider: info.provider.as_str().to_owned(),
+            join_url: info.join_url.clone(),
+            acs_group_call_id: info.acs.as_ref().map(|a| a.group_call_id.clone()),
+            acs_token: info.acs.as_ref().and_then(|a| {
+                let mine = a.tokens.iter().find(|t| t.user.oid == oid)?;
+                Some(mine.token.expose().to_owned())
+            }),
+            unavailable: None,
+        },
         Err(failure) => MeetingReady {
             group: group.id,
             provider: provider.as_str().to_owned(),
