@@ -91,15 +91,16 @@ async fn teams_presence_knocks_and_meetings_through_the_real_server() {
 
     // Bob's presence, read from Graph, reaches Ann.
     let busy = Availability::Busy.code();
-    next_matching(&mut ann, |m| match m {
+    let activity = next_matching(&mut ann, |m| match m {
         ServerMessage::Presences(p) => p
             .entries
             .iter()
             .find(|e| e.avatar == bob_id && e.availability == busy)
-            .map(|e| assert_eq!(e.activity, Activity::InAMeeting.code())),
+            .map(|e| e.activity),
         _ => None,
     })
     .await;
+    assert_eq!(activity, Activity::InAMeeting.code());
     ann.send(&ClientMessage::ListPeople(ListPeople {}))
         .await
         .expect("send");
@@ -114,11 +115,12 @@ async fn teams_presence_knocks_and_meetings_through_the_real_server() {
     assert_eq!(listed.availability, busy);
 
     // Standing together, they get a meeting: both show busy in a call in Teams.
-    next_matching(&mut bob, |m| match m {
-        ServerMessage::MeetingReady(r) => Some(assert_eq!(r.unavailable, None)),
+    let ready = next_matching(&mut bob, |m| match m {
+        ServerMessage::MeetingReady(r) => Some(r.clone()),
         _ => None,
     })
     .await;
+    assert_eq!(ready.unavailable, None);
     eventually("setPresence for both", || {
         let sessions = fake.presence_sessions();
         [ANN, BOB].iter().all(|u| {

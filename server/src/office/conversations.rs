@@ -250,6 +250,32 @@ fn meeting_ready(group: &ConversationGroup, oid: &str, provider: ProviderKind) -
     Some(frame(ServerMessage::MeetingReady(message)))
 }
 
+/// What puts a client back in its group after a snapshot replaced its
+/// backlog (messages in the backlog are lost): `GroupFormed`, and
+/// `MeetingReady` when the meeting came.
+pub fn group_messages(world: &World, avatar: u32) -> Vec<Bytes> {
+    let Some(conversations) = world.get_resource::<Conversations>() else {
+        return Vec::new();
+    };
+    let Some(group) = conversations.book.group_of(avatar).filter(|g| g.announced) else {
+        return Vec::new();
+    };
+    let zones = world.resource::<ConversationZones>();
+    let mut messages = vec![frame(ServerMessage::GroupFormed(state_of(group, zones)))];
+    let provider = world
+        .get_resource::<OfficeMeetings>()
+        .map_or(ProviderKind::Local, |m| m.provider);
+    let oid = world
+        .resource::<AvatarIndex>()
+        .0
+        .get(&avatar)
+        .and_then(|&e| world.get::<Identity>(e))
+        .filter(|i| i.teams)
+        .map_or_else(|| avatar.to_string(), |i| i.user.oid.clone());
+    messages.extend(meeting_ready(group, &oid, provider));
+    messages
+}
+
 fn meeting_key(
     meetings: &OfficeMeetings,
     group: &ConversationGroup,

@@ -308,3 +308,63 @@ async fn a_full_group_leaves_the_latecomer_out() {
     assert_eq!(formed.members, ids);
     assert_eq!(group_news(&late).await, vec![]);
 }
+
+#[tokio::test]
+async fn a_client_resynchronised_by_a_snapshot_is_told_its_group_and_meeting_again() {
+    let tasks = TaskTracker::new();
+    let map = map_with(40, 6, vec![(2, 2), (3, 2), (20, 4)], Vec::new());
+    let mut config = Config::default();
+    config.limits.max_resyncs = 1000;
+    let (mut sim, handle) = office_with(&map, &tasks, config);
+    let ada = join(&mut sim, &handle, "Ada", 6);
+    let grace = join(&mut sim, &handle, "Grace", 1000);
+    let walker = join(&mut sim, &handle, "Walker", 1000);
+    let news = tick_until_meeting(&mut sim, &ada).await;
+    assert!(
+        news.iter()
+            .any(|m| matches!(m, ServerMessage::MeetingReady(r) if r.unavailable.is_none())),
+        "{news:?}"
+    );
+    // Ada stops reading while someone walks in view: her backlog overflows
+    // and is replaced by a snapshot.
+    for i in 0..200 {
+        let dir = if (i / 40) % 2 == 0 {
+            Direction::Right
+        } else {
+            Direction::Left
+        };
+        walker.input.hold(dir);
+        sim.tick();
+    }
+    let mut after_snapshot = Vec::new();
+    while !ada.outbox.is_empty() {
+        let Some(Outgoing::Frame(bytes)) = ada.outbox.next().await else {
+            break;
+        };
+        match ServerMessage::decode(&bytes).expect("decodable") {
+            ServerMessage::Snapshot(_) => {
+                after_snapshot = vec![ServerMessage::Snapshot(metaoffice_protocol::Snapshot {
+                    tick: 0,
+                    avatars: Vec::new(),
+                })]
+            }
+            other => after_snapshot.push(other),
+        }
+    }
+    assert!(
+        matches!(after_snapshot.first(), Some(ServerMessage::Snapshot(_))),
+        "Ada fell behind and got a snapshot: {after_snapshot:?}"
+    );
+    let formed = after_snapshot.iter().find_map(|m| match m {
+        ServerMessage::GroupFormed(g) => Some(g.clone()),
+        _ => None,
+    });
+    let formed = formed.expect("the group is repeated after the snapshot");
+    assert_eq!(formed.members, vec![ada.joined.id, grace.joined.id]);
+    assert!(
+        after_snapshot
+            .iter()
+            .any(|m| matches!(m, ServerMessage::MeetingReady(r) if r.group == formed.group && r.join_url.is_some())),
+        "the meeting is repeated after the snapshot: {after_snapshot:?}"
+    );
+}

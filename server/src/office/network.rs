@@ -537,6 +537,11 @@ pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
             leave(world, entity);
         } else {
             let _ = viewer.outbox.replace(snapshot);
+            let outbox = viewer.outbox.clone();
+            let avatar = world.get::<Avatar>(entity).map_or(0, |a| a.id);
+            for message in super::conversations::group_messages(world, avatar) {
+                let _ = outbox.push(message);
+            }
         }
     }
 }
