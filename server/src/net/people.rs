@@ -44,17 +44,22 @@ impl Connection {
         })
     }
 
-    /// Whether `user` is known in the organisation: online, or stored.
-    async fn is_known(&self, user: &UserRef) -> Result<Option<String>, ()> {
+    /// The stored display name of `user`; `None`, with the error sent to
+    /// the client, when nobody has that id in the organisation or the
+    /// database cannot say now.
+    async fn known_name(&self, user: &UserRef) -> Option<String> {
         let read = self.ctx.store.user(&user.tenant, &user.oid);
-        match tokio::time::timeout(ASK_WAIT, read).await {
-            Ok(Ok(found)) => Ok(found.map(|u| u.display_name)),
+        let message = match tokio::time::timeout(ASK_WAIT, read).await {
+            Ok(Ok(Some(found))) => return Some(found.display_name),
+            Ok(Ok(None)) => "nobody with that id is known in your organisation",
             Ok(Err(e)) => {
                 tracing::warn!(cause = %e, "user lookup failed");
-                Err(())
+                "that user cannot be looked up now; try again"
             }
-            Err(_) => Err(()),
-        }
+            Err(_) => "that user cannot be looked up now; try again",
+        };
+        self.error(ErrorCode::UnknownUser, message);
+        None
     }
 
     fn valid_user_id(&self, oid: &str) -> bool {
@@ -112,24 +117,8 @@ impl Connection {
                     oid: oid.to_owned(),
                 };
                 let sessions = self.ctx.sessions.of_user(&user.tenant, &user.oid);
-                if sessions.is_empty() && user != *mine {
-                    match self.is_known(&user).await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => {
-                            self.error(
-                                ErrorCode::UnknownUser,
-                                "nobody with that id is known in your organisation",
-                            );
-                            return;
-                        }
-                        Err(()) => {
-                            self.error(
-                                ErrorCode::UnknownUser,
-                                "that user cannot be looked up now; try again",
-                            );
-                            return;
-                        }
-                    }
+                if sessions.is_empty() && user != *mine && self.known_name(&user).await.is_none() {
+                    return;
                 }
                 (user, sessions)
             }
@@ -244,27 +233,14 @@ impl Connection {
                     tenant: mine.tenant.clone(),
                     oid: oid.to_owned(),
                 };
-                match self.is_known(&user).await {
-                    Ok(Some(name)) => Located {
-                        user: oid.to_owned(),
-                        office: None,
-                        avatar: None,
-                        name: Some(name),
-                    },
-                    Ok(None) => {
-                        self.error(
-                            ErrorCode::UnknownUser,
-                            "nobody with that id is known in your organisation",
-                        );
-                        return;
-                    }
-                    Err(()) => {
-                        self.error(
-                            ErrorCode::UnknownUser,
-                            "that user cannot be looked up now; try again",
-                        );
-                        return;
-                    }
+                let Some(name) = self.known_name(&user).await else {
+                    return;
+                };
+                Located {
+                    user: oid.to_owned(),
+                    office: None,
+                    avatar: None,
+                    name: Some(name),
                 }
             }
         };
