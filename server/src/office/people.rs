@@ -100,6 +100,8 @@ pub struct OfficePresence {
     pub by_user: FxHashMap<UserRef, Vec<Entity>>,
     /// Avatars whose presence changed since the last `Presences`.
     pub changed: Vec<Entity>,
+    /// Avatars of Teams users (the others have no presence to refresh).
+    teams_avatars: usize,
 }
 
 impl OfficePresence {
@@ -111,12 +113,16 @@ impl OfficePresence {
             hub,
             by_user: FxHashMap::default(),
             changed: Vec::new(),
+            teams_avatars: 0,
         }
     }
 
     /// An avatar of `user` came in.
     pub fn arrived(&mut self, user: &UserRef, entity: Entity) {
         self.by_user.entry(user.clone()).or_default().push(entity);
+        if user.tenant != LOCAL_TENANT {
+            self.teams_avatars += 1;
+        }
         self.hub.online(&self.office, user);
     }
 
@@ -127,6 +133,9 @@ impl OfficePresence {
             if list.is_empty() {
                 self.by_user.remove(&identity.user);
             }
+        }
+        if identity.user.tenant != LOCAL_TENANT {
+            self.teams_avatars = self.teams_avatars.saturating_sub(1);
         }
         if identity.in_meeting {
             self.hub.in_meeting(&identity.user, false);
@@ -191,9 +200,10 @@ pub fn send_presence(world: &mut World) {
     }
     let tick = world.resource::<TickCount>().0;
     let tick_hz = u64::from(world.resource::<OfficeInfo>().tick_hz.max(1));
-    let flush = tick.is_multiple_of(PRESENCE_EVERY_TICKS)
-        && !world.resource::<OfficePresence>().changed.is_empty();
-    let report = tick.is_multiple_of(tick_hz);
+    let presence = world.resource::<OfficePresence>();
+    let flush = tick.is_multiple_of(PRESENCE_EVERY_TICKS) && !presence.changed.is_empty();
+    // Only Teams users have presence to refresh first.
+    let report = tick.is_multiple_of(tick_hz) && presence.teams_avatars > 0;
     if !flush && !report {
         return;
     }
