@@ -517,3 +517,81 @@ pub fn people(world: &mut World) -> Vec<Person> {
     list.sort_by(|a, b| a.name.cmp(&b.name).then(a.avatar.cmp(&b.avatar)));
     list
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use bytes::Bytes;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::movement::CollisionGrid;
+    use crate::office::input::InputSlot;
+    use crate::office::network::OfficeCommand;
+    use crate::office::outbox::Outbox;
+    use crate::office::{attach_presence, build_office};
+
+    fn user(oid: &str) -> UserRef {
+        UserRef {
+            tenant: "tenant-a".into(),
+            oid: oid.into(),
+        }
+    }
+
+    /// Ticks the office about once per second's worth of ticks.
+    fn second(sim: &mut crate::office::sim::OfficeSim) {
+        for _ in 0..20 {
+            sim.tick();
+        }
+    }
+
+    #[test]
+    fn offices_tell_the_hub_which_teams_users_someone_else_can_see() {
+        // Spawns: two at the west end, one 200 tiles east (out of every view there).
+        let map = OfficeMap {
+            path: PathBuf::from("test.tmj"),
+            width: 240,
+            height: 6,
+            tile_width: 32,
+            tile_height: 32,
+            origin: (0, 0),
+            layers: vec!["floor".into()],
+            grid: CollisionGrid::open(240, 6),
+            spawns: vec![(2, 2), (210, 2), (4, 2)],
+            zones: Vec::new(),
+            client_json: Bytes::from_static(b"{}"),
+            images: Default::default(),
+            files: Vec::new(),
+        };
+        let (mut sim, handle) = build_office("test", &map, &Config::default(), Default::default());
+        let hub = PresenceHub::local();
+        attach_presence(&mut sim, "test", hub.clone());
+        let mut join = |sim: &mut crate::office::sim::OfficeSim, oid: Option<&str>| {
+            let (reply, _answer) = oneshot::channel();
+            let command = OfficeCommand::Join {
+                name: oid.unwrap_or("dev").into(),
+                outbox: Outbox::new(1 << 12),
+                input: InputSlot::default(),
+                start: None,
+                user: oid.map(user),
+                teams_token: None,
+                reply,
+            };
+            handle.inbox.try_send(command).expect("room");
+            sim.tick();
+        };
+        join(&mut sim, Some("west"));
+        join(&mut sim, Some("east"));
+        second(&mut sim);
+        assert!(!hub.is_seen(&user("west")), "nobody else is near West");
+        assert!(!hub.is_seen(&user("east")));
+        assert_eq!(hub.online_in("test"), 2);
+        // A development login stands beside West: West is seen, East still not.
+        join(&mut sim, None);
+        second(&mut sim);
+        assert!(hub.is_seen(&user("west")));
+        assert!(!hub.is_seen(&user("east")));
+    }
+}

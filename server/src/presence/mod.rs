@@ -446,6 +446,11 @@ impl PresenceHub {
         self.shared.lock().online_in(office)
     }
 
+    /// Whether an office said lately that someone else can see `user`.
+    pub fn is_seen(&self, user: &UserRef) -> bool {
+        self.shared.lock().seen().contains(user)
+    }
+
     /// The presence the offices were last told for `user` (`Unknown` when
     /// nothing is known).
     pub fn shown(&self, user: &UserRef) -> Presence {
