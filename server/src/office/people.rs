@@ -568,7 +568,7 @@ mod tests {
         let (mut sim, handle) = build_office("test", &map, &Config::default(), Default::default());
         let hub = PresenceHub::local();
         attach_presence(&mut sim, "test", hub.clone());
-        let mut join = |sim: &mut crate::office::sim::OfficeSim, oid: Option<&str>| {
+        let join = |sim: &mut crate::office::sim::OfficeSim, oid: Option<&str>| {
             let (reply, _answer) = oneshot::channel();
             let command = OfficeCommand::Join {
                 name: oid.unwrap_or("dev").into(),
