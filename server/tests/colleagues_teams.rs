@@ -115,7 +115,10 @@ async fn teams_presence_knocks_and_meetings_through_the_real_server() {
 
     // Standing together, they get a meeting: both show busy in a call in Teams.
     next_matching(&mut bob, |m| match m {
-        ServerMessage::MeetingReady(r) => Some(assert_eq!(r.unavailable, None)),
+        ServerMessage::MeetingReady(r) => {
+            assert_eq!(r.unavailable, None);
+            Some(())
+        }
         _ => None,
     })
     .await;
