@@ -245,6 +245,41 @@ async fn a_refused_on_behalf_of_exchange_costs_only_that_member_their_token() {
 }
 
 #[tokio::test]
+async fn a_cached_token_acs_refuses_is_forgotten() {
+    let cloud = Cloud::start().await;
+    let config = acs_config(&cloud);
+    let providers = Providers::from_config(&config, cloud.clock.shared()).expect("providers");
+    let (desk, mut rx, _stop) = desk(&config, providers);
+    let (alice, _) = signed_in(&cloud, "alice");
+    desk.request(request(1, vec![alice.clone()]))
+        .expect("queued");
+    assert_eq!(
+        acs_tokens(&outcomes(&cloud.clock, &mut rx, 1).await[0]).len(),
+        1
+    );
+    assert_eq!(obo_calls(&cloud).len(), 1);
+    // Every token is revoked: ACS refuses the cached one.
+    cloud.fake.revoke_tokens();
+    desk.request(request(2, vec![alice.clone()]))
+        .expect("queued");
+    let refused = outcomes(&cloud.clock, &mut rx, 1).await;
+    assert!(
+        matches!(&refused[0].result, Err(MeetingFailure::Refused(_))),
+        "{:?}",
+        refused[0].result
+    );
+    assert_eq!(obo_calls(&cloud).len(), 1, "the cached token was used");
+    // So the next meeting asks the identity platform again (refused too:
+    // the sign-in token is revoked as well).
+    desk.request(request(3, vec![alice])).expect("queued");
+    let again = outcomes(&cloud.clock, &mut rx, 1).await;
+    assert!(again[0].result.is_err());
+    let obo = obo_calls(&cloud);
+    assert_eq!(obo.iter().map(|c| c.status).collect::<Vec<_>>(), [200, 400]);
+    assert_eq!(cloud.fake.calls_to(Endpoint::AcsExchange).len(), 2);
+}
+
+#[tokio::test]
 async fn the_cache_holds_at_most_its_capacity_and_forgets_the_oldest_user() {
     let cloud = Cloud::start().await;
     let graph = GraphClient::new(&cloud.graph_config(), cloud.clock.shared()).expect("client");

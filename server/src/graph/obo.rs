@@ -9,7 +9,8 @@
 //! users at a time, forgetting the user added longest ago when full. An entry
 //! is reused only for the sign-in token it was obtained from (it remembers
 //! the SHA-256 digest of that token, never the token): a user who signs in
-//! again gets a fresh exchange. One exchange at a time per user. Nothing is
+//! again gets a fresh exchange, and so does a user whose token the API
+//! refused ([`OboTokens::forget`]). One exchange at a time per user. Nothing is
 //! ever written anywhere; tokens stay [`Secret`]s.
 
 use std::collections::HashMap;
@@ -122,6 +123,14 @@ impl OboTokens {
         let slot = Slot::default();
         cache.slots.insert(key, (added, slot.clone()));
         slot
+    }
+
+    /// Forgets `oid`'s token (the API it is for refused it), so that the
+    /// next [`OboTokens::token`] exchanges afresh.
+    pub fn forget(&self, tenant: &str, oid: &str) {
+        self.lock()
+            .slots
+            .remove(&(tenant.to_owned(), oid.to_owned()));
     }
 
     /// A token for the scope on behalf of user `oid` of `tenant`, whose

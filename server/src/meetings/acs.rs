@@ -8,7 +8,8 @@
 //!    [`crate::graph::ACS_TEAMS_SCOPES`]; results are cached per user in
 //!    memory until shortly before they expire ([`OboTokens`]), so a second
 //!    meeting soon after makes no new on-behalf-of call;
-//! 2. that token goes to ACS's Teams user token exchange for an ACS token.
+//! 2. that token goes to ACS's Teams user token exchange for an ACS token
+//!    (a 401 there forgets the cached token, so the next meeting asks anew).
 //!
 //! A member whose on-behalf-of exchange (`invalid_grant`,
 //! `consent_required`, 5xx…) or ACS exchange fails is left without a token
@@ -59,10 +60,14 @@ async fn acs_token(
         .token(&user.tenant, &user.oid, sso)
         .await
         .map_err(|e| (Step::OnBehalfOf, e))?;
-    client
+    let exchanged = client
         .exchange_teams_token(&user.tenant, obo.client_id(), &user.oid, &aad)
-        .await
-        .map_err(|e| (Step::Exchange, e))
+        .await;
+    if let Err(GraphError::Rejected { status: 401, .. }) = &exchanged {
+        // ACS no longer takes it (revoked, say): ask again next time.
+        obo.forget(&user.tenant, &user.oid);
+    }
+    exchanged.map_err(|e| (Step::Exchange, e))
 }
 
 impl MeetingProvider for AcsMeetings {
