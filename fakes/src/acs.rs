@@ -4,7 +4,11 @@
 //! `"{METHOD}\n{path and query}\n{x-ms-date};{host};{x-ms-content-sha256}"`).
 //! The body is `{token, appId, userId}`: a Teams user's Entra ID access token
 //! for application `appId` and user `userId`; the answer is `{token, expiresOn}`
-//! with the same expiry.
+//! with the same expiry. As ACS, it takes only Entra tokens for
+//! [`crate::ACS_RESOURCE`] carrying both [`crate::ACS_TEAMS_SCOPES`], which
+//! (in the fake) only its token endpoint's on-behalf-of grant issues: the
+//! Teams client's own sign-in token (audience: the app) is refused. The
+//! body received is recorded with the call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::answer::{Shape, acs_error, act_out, json_answer};
 use crate::state::{Endpoint, FakeState};
 use crate::token::path_of;
+use crate::{ACS_RESOURCE, ACS_TEAMS_SCOPES};
 
 const SIGNED_HEADERS: &str = "x-ms-date;host;x-ms-content-sha256";
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -34,6 +39,9 @@ pub(crate) async fn exchange(
 ) -> Response {
     let path = path_of(&uri);
     let arrival = state.arrive(Endpoint::AcsExchange, "POST", &path, None);
+    if let Ok(received) = serde_json::from_slice::<Value>(&body) {
+        state.record_body(arrival.index, received);
+    }
     if let Some(response) = act_out(&state, &arrival, Shape::Acs, 200).await {
         return response;
     }
@@ -157,6 +165,19 @@ fn answer(
             "The Entra ID access token is not valid or has expired.".into(),
         ));
     };
+    let has_scopes = ACS_TEAMS_SCOPES
+        .iter()
+        .all(|wanted| issued.scopes.iter().any(|s| s == wanted));
+    if issued.audience != ACS_RESOURCE || !has_scopes {
+        return Err((
+            401,
+            "InvalidAccessToken",
+            format!(
+                "The Entra ID access token is not for {ACS_RESOURCE} with the scopes {}.",
+                ACS_TEAMS_SCOPES.join(" ")
+            ),
+        ));
+    }
     if issued.client_id != app_id {
         return Err((
             400,

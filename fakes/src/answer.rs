@@ -80,22 +80,36 @@ pub(crate) fn aad_error(
     aadsts: u32,
     description: &str,
 ) -> Response {
+    aad_error_with(state, status, error, aadsts, description, None)
+}
+
+/// [`aad_error`] with a `suberror` (`consent_required`, …) where the
+/// identity platform gives one.
+pub(crate) fn aad_error_with(
+    state: &FakeState,
+    status: u16,
+    error: &str,
+    aadsts: u32,
+    description: &str,
+    suberror: Option<&str>,
+) -> Response {
     let trace = request_id(state);
     let correlation = request_id(state);
     let now = timestamp(state);
-    json_answer(
-        status,
-        &json!({
-            "error": error,
-            "error_description": format!(
-                "AADSTS{aadsts}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {now}"
-            ),
-            "error_codes": [aadsts],
-            "timestamp": now,
-            "trace_id": trace,
-            "correlation_id": correlation,
-        }),
-    )
+    let mut body = json!({
+        "error": error,
+        "error_description": format!(
+            "AADSTS{aadsts}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {now}"
+        ),
+        "error_codes": [aadsts],
+        "timestamp": now,
+        "trace_id": trace,
+        "correlation_id": correlation,
+    });
+    if let Some(suberror) = suberror {
+        body["suberror"] = json!(suberror);
+    }
+    json_answer(status, &body)
 }
 
 /// An ACS error: `{"error": {"code", "message"}}`.

@@ -85,6 +85,13 @@ pub struct FakeOptions {
 pub const DEFAULT_CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 /// The client secret of [`FakeOptions::default`]'s application.
 pub const DEFAULT_CLIENT_SECRET: &str = "fake-client-secret-do-not-log";
+/// The resource (audience) of Entra tokens ACS exchanges for Teams users.
+pub const ACS_RESOURCE: &str = "https://auth.msft.net";
+/// The delegated scopes a Teams user's Entra token needs for ACS's exchange.
+pub const ACS_TEAMS_SCOPES: [&str; 2] = [
+    "https://auth.msft.net/Teams.ManageCalls",
+    "https://auth.msft.net/Teams.ManageChats",
+];
 /// The ACS access key of [`FakeOptions::default`] (base64 of 32 bytes).
 pub const DEFAULT_ACS_KEY: &str = "bWV0YW9mZmljZS1mYWtlLWFjcy1hY2Nlc3Mta2V5ISE=";
 
@@ -281,6 +288,12 @@ impl FakeMicrosoft {
     /// after signing in `oid` of `tenant` to application `client_id`.
     pub fn user_token(&self, tenant: &str, oid: &str, client_id: &str) -> String {
         self.state.issue_token(tenant, client_id, Some(oid))
+    }
+
+    /// Makes `oid` withhold consent to the ACS scopes: on-behalf-of requests
+    /// for them answer `invalid_grant`, `suberror: consent_required`.
+    pub fn withhold_acs_consent(&self, oid: &str) {
+        self.state.set_acs_consent(oid, false);
     }
 
     /// Forgets every token issued so far (as if they were revoked).

@@ -2,7 +2,7 @@
 //! and limits tests set.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -66,7 +66,9 @@ pub struct RecordedCall {
     /// The status answered; 0 when the connection was cut off instead.
     pub status: u16,
     /// The JSON body received, for the endpoints whose bodies tests read
-    /// (presence and activity notifications); `None` elsewhere.
+    /// (presence and activity notifications, ACS exchanges; the token
+    /// endpoint's form as a JSON object of strings, without
+    /// `client_secret`); `None` elsewhere.
     pub body: Option<serde_json::Value>,
 }
 
@@ -90,6 +92,13 @@ pub(crate) struct IssuedToken {
     pub client_id: String,
     /// The signed-in user for delegated tokens; `None` for app-only tokens.
     pub user: Option<String>,
+    /// The audience (`aud`): the application itself for a token a client
+    /// signed in to it with, else the resource of the scope asked for
+    /// (`https://graph.microsoft.com`, `https://auth.msft.net`).
+    pub audience: String,
+    /// The scopes granted (`scp`, full names such as
+    /// `https://auth.msft.net/Teams.ManageCalls`); empty when not asked for.
+    pub scopes: Vec<String>,
     pub expires_at: Duration,
 }
 
@@ -105,6 +114,8 @@ pub(crate) struct Arrival {
 #[derive(Default)]
 struct Inner {
     tokens: HashMap<String, IssuedToken>,
+    /// Users (object ids) who did not consent to the ACS scopes.
+    no_consent: HashSet<String>,
     meetings: Vec<FakeMeeting>,
     meeting_index: HashMap<(String, String, String), usize>,
     calls: Vec<RecordedCall>,
@@ -382,8 +393,21 @@ impl FakeState {
         self.lock().limits.clear();
     }
 
-    /// Issues an access token valid for the configured lifetime.
+    /// Issues an access token for `client_id` itself (as a client signed in
+    /// to it holds), valid for the configured lifetime.
     pub fn issue_token(&self, tenant: &str, client_id: &str, user: Option<&str>) -> String {
+        self.issue_token_for(tenant, client_id, user, client_id, Vec::new())
+    }
+
+    /// Issues an access token to `client_id` for `audience` with `scopes`.
+    pub fn issue_token_for(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        user: Option<&str>,
+        audience: &str,
+        scopes: Vec<String>,
+    ) -> String {
         let serial = self.serial();
         let value = format!("fake-aad-{serial:06}-{:016x}", self.random_u64(serial));
         let expires_at = self.now() + self.options.token_lifetime;
@@ -393,10 +417,28 @@ impl FakeState {
                 tenant: tenant.to_owned(),
                 client_id: client_id.to_owned(),
                 user: user.map(str::to_owned),
+                audience: audience.to_owned(),
+                scopes,
                 expires_at,
             },
         );
         value
+    }
+
+    /// Makes `oid` refuse consent to the ACS scopes (or consent again).
+    pub fn set_acs_consent(&self, oid: &str, consented: bool) {
+        let mut inner = self.lock();
+        if consented {
+            inner.no_consent.remove(oid);
+        } else {
+            inner.no_consent.insert(oid.to_owned());
+        }
+    }
+
+    /// Whether `oid` consented to the ACS scopes (everyone, unless a test
+    /// said otherwise).
+    pub fn acs_consented(&self, oid: &str) -> bool {
+        !self.lock().no_consent.contains(oid)
     }
 
     /// The token, if the fake issued it and it has not expired.

@@ -2,6 +2,14 @@
 //! form-encoded client credentials or on-behalf-of (jwt-bearer) grants,
 //! answering `{token_type, expires_in, ext_expires_in, access_token}` or the
 //! documented `{error, error_description, error_codes, …}`.
+//!
+//! On-behalf-of: the assertion must be a user token the fake issued to the
+//! requesting application itself (its audience), in the tenant of the path;
+//! the new token's audience is the scopes' resource and it carries the
+//! scopes. A user who withheld consent to the ACS scopes
+//! ([`crate::FakeMicrosoft::withhold_acs_consent`]) gets `invalid_grant` with
+//! `suberror: consent_required` (AADSTS65001) for them. Every request's form
+//! is recorded with its call, the client secret left out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +20,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::json;
 
-use crate::answer::{Shape, aad_error, act_out, json_answer};
+use crate::ACS_RESOURCE;
+use crate::answer::{Shape, aad_error, aad_error_with, act_out, json_answer};
 use crate::state::{Endpoint, FakeState};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -30,6 +39,14 @@ pub(crate) async fn token(
         &path_of(&uri),
         Some(tenant.clone()),
     );
+    if let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        let recorded: serde_json::Map<String, serde_json::Value> = form
+            .into_iter()
+            .filter(|(name, _)| name != "client_secret")
+            .map(|(name, value)| (name, json!(value)))
+            .collect();
+        state.record_body(arrival.index, serde_json::Value::Object(recorded));
+    }
     if let Some(response) = act_out(&state, &arrival, Shape::Aad, 200).await {
         return response;
     }
@@ -108,7 +125,7 @@ fn issue(
         )));
     }
     let scope = field("scope").ok_or_else(|| missing(state, "scope"))?;
-    let user = match grant_type.as_str() {
+    match grant_type.as_str() {
         "client_credentials" => {
             if !scope.ends_with("/.default") {
                 return Err(Box::new(aad_error(
@@ -121,18 +138,13 @@ fn issue(
                     ),
                 )));
             }
-            None
         }
         JWT_BEARER => {
             if field("requested_token_use").map(String::as_str) != Some("on_behalf_of") {
                 return Err(missing(state, "requested_token_use"));
             }
             let assertion = field("assertion").ok_or_else(|| missing(state, "assertion"))?;
-            let Some(user) = state
-                .valid_token(assertion)
-                .filter(|t| t.tenant == tenant)
-                .and_then(|t| t.user)
-            else {
+            let Some(issued) = state.valid_token(assertion).filter(|t| t.tenant == tenant) else {
                 return Err(Box::new(aad_error(
                     state,
                     400,
@@ -141,7 +153,44 @@ fn issue(
                     "Assertion failed signature validation or is not within its valid time range.",
                 )));
             };
-            Some(user)
+            let Some(user) = issued.user.filter(|_| issued.audience == *client_id) else {
+                return Err(Box::new(aad_error(
+                    state,
+                    400,
+                    "invalid_grant",
+                    50_013,
+                    "Assertion audience does not match the Client app presenting the assertion.",
+                )));
+            };
+            let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+            let resources: Vec<&str> = scope.split_whitespace().map(resource_of).collect();
+            let Some(&resource) = resources.first() else {
+                return Err(missing(state, "scope"));
+            };
+            if resources.iter().any(|r| *r != resource) {
+                return Err(Box::new(aad_error(
+                    state,
+                    400,
+                    "invalid_scope",
+                    28_000,
+                    "Provided value for the input parameter scope is not valid because it contains more than one resource.",
+                )));
+            }
+            if resource == ACS_RESOURCE && !state.acs_consented(&user) {
+                return Err(Box::new(aad_error_with(
+                    state,
+                    400,
+                    "invalid_grant",
+                    65_001,
+                    &format!(
+                        "The user or administrator has not consented to use the application with ID '{client_id}'. Send an interactive authorization request for this user and resource."
+                    ),
+                    Some("consent_required"),
+                )));
+            }
+            let access_token =
+                state.issue_token_for(tenant, client_id, Some(&user), resource, asked);
+            return Ok(issued_answer(state, access_token, Some(scope)));
         }
         other => {
             return Err(Box::new(aad_error(
@@ -153,7 +202,21 @@ fn issue(
             )));
         }
     };
-    let access_token = state.issue_token(tenant, client_id, user.as_deref());
+    let access_token =
+        state.issue_token_for(tenant, client_id, None, resource_of(scope), Vec::new());
+    Ok(issued_answer(state, access_token, None))
+}
+
+/// The resource a scope names: `https://auth.msft.net/Teams.ManageCalls` and
+/// `https://auth.msft.net/.default` are both for `https://auth.msft.net`.
+fn resource_of(scope: &str) -> &str {
+    match scope.rfind('/') {
+        Some(i) if i > "https://".len() => &scope[..i],
+        _ => scope,
+    }
+}
+
+fn issued_answer(state: &FakeState, access_token: String, scope: Option<&str>) -> Response {
     let lifetime = state.options.token_lifetime.as_secs();
     let mut body = json!({
         "token_type": "Bearer",
@@ -161,8 +224,8 @@ fn issue(
         "ext_expires_in": lifetime,
         "access_token": access_token,
     });
-    if user.is_some() {
+    if let Some(scope) = scope {
         body["scope"] = json!(scope);
     }
-    Ok(json_answer(200, &body))
+    json_answer(200, &body)
 }

@@ -1,6 +1,7 @@
 //! The ACS provider against the fake: requests signed with HMAC-SHA256 as
 //! ACS documents (the fake verifies them; a wrong key is refused), Teams
-//! user tokens exchanged for ACS tokens, group call ids derived from the key.
+//! sign-in tokens exchanged (on-behalf-of, then ACS's exchange: see
+//! `acs_obo.rs`) for ACS tokens, group call ids derived from the key.
 
 mod cloud;
 

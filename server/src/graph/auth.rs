@@ -2,7 +2,8 @@
 //! (`POST {login_url}/{tenant}/oauth2/v2.0/token`, form-encoded):
 //! app-only tokens by client credentials, cached per tenant in memory until
 //! shortly before they expire (one request at a time per tenant), and the
-//! on-behalf-of exchange of a user's token for a token to another API.
+//! on-behalf-of exchange of a user's token for a token to another API
+//! (cached per user by [`super::OboTokens`]).
 //! Tokens and the client secret are [`Secret`]s: never logged, never written.
 
 use std::collections::HashMap;
@@ -76,6 +77,11 @@ impl TokenSource {
         &self.client_id
     }
 
+    /// The clock token lifetimes are measured on (the transport's).
+    pub fn clock(&self) -> &crate::clock::SharedClock {
+        self.transport.clock()
+    }
+
     fn slot(&self, tenant: &str) -> Slot {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.entry(tenant.to_owned()).or_default().clone()
@@ -116,7 +122,8 @@ impl TokenSource {
     }
 
     /// Exchanges a user's access token (`assertion`, whose audience is this
-    /// application) for a token to `scope` on the user's behalf. Not cached.
+    /// application) for a token to `scope` on the user's behalf. Not cached
+    /// here: [`super::OboTokens`] keeps results per user.
     pub async fn on_behalf_of(
         &self,
         tenant: &str,

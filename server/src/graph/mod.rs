@@ -25,7 +25,9 @@
 //! [`crate::metrics::GraphMetrics`] (the server's `/metrics`).
 //!
 //! Secrets (client secret, access key, tokens) are [`Secret`]s: in memory
-//! only, `<redacted>` whenever printed.
+//! only, `<redacted>` whenever printed. Tokens obtained on a user's behalf
+//! (on-behalf-of, for ACS) are cached per user by [`OboTokens`], bounded and
+//! in memory only.
 //!
 //! Several nodes do not share these budgets yet (a Redis-backed bucket is
 //! for later).
@@ -36,6 +38,7 @@ pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod obo;
 pub mod presence;
 pub mod retry;
 mod secret;
@@ -50,6 +53,7 @@ pub use auth::{AccessToken, TokenSource};
 pub use budget::{BudgetError, BudgetKind, Budgets};
 pub use client::{CreateOrGet, GraphClient, OnlineMeeting};
 pub use config::{BudgetConfig, GraphConfig, RetryConfig};
+pub use obo::{ACS_TEAMS_SCOPES, DEFAULT_OBO_CAPACITY, OboTokens};
 pub use presence::{ActivityNotification, GraphPresence, MAX_PRESENCE_IDS};
 pub use secret::Secret;
 pub use transport::{Answer, Call, Transport};
@@ -135,6 +139,9 @@ struct AadErrorBody {
     error: String,
     #[serde(default)]
     error_description: String,
+    /// `consent_required`, `interaction_required`…: what the user must do.
+    #[serde(default)]
+    suberror: String,
 }
 
 fn truncated(s: &str) -> String {
@@ -157,14 +164,19 @@ pub(crate) fn error_of_graph(endpoint: &'static str, answer: &Answer) -> GraphEr
     }
 }
 
-/// An identity platform refusal, from `{error, error_description, …}`.
+/// An identity platform refusal, from `{error, error_description, …}`; a
+/// `suberror` (`consent_required`) leads the message.
 pub(crate) fn error_of_aad(endpoint: &'static str, answer: &Answer) -> GraphError {
     match serde_json::from_slice::<AadErrorBody>(&answer.body) {
         Ok(body) if (400..500).contains(&answer.status) => GraphError::Rejected {
             endpoint,
             status: answer.status,
             code: truncated(&body.error),
-            message: truncated(&body.error_description),
+            message: truncated(&if body.suberror.is_empty() {
+                body.error_description
+            } else {
+                format!("{}: {}", body.suberror, body.error_description)
+            }),
         },
         _ => GraphError::Malformed {
             endpoint,

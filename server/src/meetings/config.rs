@@ -14,15 +14,17 @@ use crate::graph::{GraphConfig, Secret};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderChoice {
-    /// Graph when `[graph]` has credentials, else ACS when `[acs]` is set,
-    /// else local.
+    /// Graph when `[graph]` has credentials, else local. (ACS needs the
+    /// same credentials, for its on-behalf-of tokens, so it is chosen by
+    /// name.)
     #[default]
     Auto,
     /// Local meeting ids, no Azure (development).
     Local,
     /// Teams meetings through Graph `onlineMeetings/createOrGet`.
     Graph,
-    /// ACS group calls, with the Teams user token exchange.
+    /// ACS group calls, with on-behalf-of tokens for ACS's scopes and the
+    /// Teams user token exchange.
     Acs,
 }
 
@@ -105,13 +107,12 @@ impl AcsConfig {
 
 impl ProviderChoice {
     /// The provider this choice means under these settings.
-    pub fn resolve(self, graph: &GraphConfig, acs: &AcsConfig) -> ProviderKind {
+    pub fn resolve(self, graph: &GraphConfig, _acs: &AcsConfig) -> ProviderKind {
         match self {
             ProviderChoice::Local => ProviderKind::Local,
             ProviderChoice::Graph => ProviderKind::Graph,
             ProviderChoice::Acs => ProviderKind::Acs,
             ProviderChoice::Auto if graph.has_credentials() => ProviderKind::Graph,
-            ProviderChoice::Auto if acs.is_configured() => ProviderKind::Acs,
             ProviderChoice::Auto => ProviderKind::Local,
         }
     }
@@ -128,9 +129,9 @@ fn check_choice(
             key,
             "\"graph\" needs graph.client_id and graph.client_secret",
         )),
-        ProviderChoice::Acs if !acs.is_configured() || graph.client_id.is_none() => Err(invalid(
+        ProviderChoice::Acs if !acs.is_configured() || !graph.has_credentials() => Err(invalid(
             key,
-            "\"acs\" needs acs.endpoint, acs.access_key and graph.client_id (the Teams app)",
+            "\"acs\" needs acs.endpoint, acs.access_key, graph.client_id and graph.client_secret (the Teams app, which gets on-behalf-of tokens for ACS)",
         )),
         _ => Ok(()),
     }

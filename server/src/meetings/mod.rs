@@ -43,9 +43,12 @@
 //!   `[graph.budgets] meetings_per_user_per_month` (2,000) a month; past
 //!   that the request fails with [`MeetingFailure::OverBudget`].
 //! - **ACS** ([`AcsMeetings`]): a group call whose id is derived from the
-//!   same key, plus, for each member that came with a Teams token for ACS
-//!   ([`Member::teams_token`]), an ACS token from the Teams user token
-//!   exchange so the client can join.
+//!   same key, plus, for each member that came with their Teams sign-in
+//!   token ([`Member::teams_token`]), an ACS token so the client can join:
+//!   the sign-in token is exchanged on the member's behalf (on-behalf-of,
+//!   cached per user in memory, [`crate::graph::OboTokens`]) for an Entra
+//!   token for ACS's Teams user scopes, which ACS's Teams user token
+//!   exchange turns into the ACS token.
 //! - **Local** ([`LocalMeetings`], the default with no Azure settings):
 //!   `local://metaoffice/<office>/<key>` ids that say `provider: local`.
 //!
@@ -114,8 +117,9 @@ impl fmt::Display for UserRef {
 pub struct Member {
     /// Who.
     pub user: UserRef,
-    /// The member's Entra ID token for ACS (from the Teams client, or an
-    /// on-behalf-of exchange), if the ACS provider should get them an ACS token.
+    /// The member's Teams sign-in (SSO) token, whose audience is this
+    /// application, if the ACS provider should get them an ACS token (it
+    /// exchanges it on their behalf for ACS's scopes first).
     pub teams_token: Option<Secret>,
 }
 

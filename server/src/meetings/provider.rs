@@ -13,7 +13,9 @@ use super::{
 };
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::graph::{AcsClient, GraphClient, Transport};
+use crate::graph::{
+    ACS_TEAMS_SCOPES, AcsClient, DEFAULT_OBO_CAPACITY, GraphClient, OboTokens, Transport,
+};
 
 /// What a provider's [`MeetingProvider::open`] returns.
 pub type MeetingFuture =
@@ -92,7 +94,7 @@ fn needs(kind: ProviderKind) -> &'static str {
         ProviderKind::Local => "always available",
         ProviderKind::Graph => "it needs graph.client_id and graph.client_secret",
         ProviderKind::Acs => {
-            "it needs acs.endpoint, acs.access_key and graph.client_id (the Teams app)"
+            "it needs acs.endpoint, acs.access_key, graph.client_id and graph.client_secret (the Teams app, for on-behalf-of tokens)"
         }
     }
 }
@@ -187,17 +189,23 @@ impl Providers {
         let needs = |kind| kinds.contains(&kind);
         let mut made: HashMap<ProviderKind, Arc<dyn MeetingProvider>> = HashMap::new();
         made.insert(ProviderKind::Local, Arc::new(LocalMeetings));
-        if needs(ProviderKind::Graph) || config.graph.has_credentials() {
+        let acs_usable = config.acs.is_configured() && config.graph.has_credentials();
+        let acs = needs(ProviderKind::Acs) || acs_usable;
+        // One Graph client, and so one token source, for Graph meetings and
+        // for ACS's on-behalf-of tokens (ACS needs the credentials too).
+        let graph = if needs(ProviderKind::Graph) || config.graph.has_credentials() || acs {
             let client = Arc::new(GraphClient::with_transport(
                 &config.graph,
                 transport.clone(),
             )?);
-            let provider = GraphMeetings::new(client, config.graph.room_organizer.clone())
+            let provider = GraphMeetings::new(client.clone(), config.graph.room_organizer.clone())
                 .with_default_tenant(config.graph.tenant_id.clone());
             made.insert(ProviderKind::Graph, Arc::new(provider));
-        }
-        let acs_usable = config.acs.is_configured() && config.graph.client_id.is_some();
-        if needs(ProviderKind::Acs) || acs_usable {
+            Some(client)
+        } else {
+            None
+        };
+        if let (true, Some(graph)) = (acs, &graph) {
             let (Some(endpoint), Some(key)) = (&config.acs.endpoint, &config.acs.access_key) else {
                 return Err(crate::graph::GraphError::NotConfigured(
                     "acs.endpoint and acs.access_key",
@@ -205,11 +213,12 @@ impl Providers {
                 .into());
             };
             let client = Arc::new(AcsClient::new(transport.clone(), endpoint, key)?);
-            let app_id = config.graph.client_id.clone().unwrap_or_default();
-            made.insert(
-                ProviderKind::Acs,
-                Arc::new(AcsMeetings::new(client, app_id)),
-            );
+            let obo = Arc::new(OboTokens::new(
+                graph.tokens().clone(),
+                ACS_TEAMS_SCOPES,
+                DEFAULT_OBO_CAPACITY,
+            ));
+            made.insert(ProviderKind::Acs, Arc::new(AcsMeetings::new(client, obo)));
         }
         let pick = |choice: ProviderChoice| made[&resolve(choice)].clone();
         let mut providers = Providers::new(pick(config.meetings.provider));
