@@ -256,7 +256,11 @@ pub fn receive_meetings(
 }
 
 /// Conversations phase: recomputes the groups and tells members what changed.
+/// While frames batch two ticks, it runs on the first tick of each batch
+/// only: what it finds goes out with the batch's frame anyway, and the
+/// second tick, which builds every frame, is spared the work.
 pub fn track_groups(
+    events: Res<TickEvents>,
     tick: Res<TickCount>,
     mut conversations: ResMut<Conversations>,
     zones: Res<ConversationZones>,
@@ -265,6 +269,10 @@ pub fn track_groups(
     avatars: Query<(&Avatar, &Walker)>,
     mut standing: Local<Vec<Standing>>,
 ) {
+    if events.carry {
+        // The last tick was the first of a batch: this one sends it.
+        return;
+    }
     standing.clear();
     standing.extend(avatars.iter().map(|(avatar, walker)| Standing {
         id: avatar.id,
