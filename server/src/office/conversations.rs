@@ -260,8 +260,7 @@ pub fn receive_meetings(
 /// only: what it finds goes out with the batch's frame anyway, and the
 /// second tick, which builds every frame, is spared the work.
 pub fn track_groups(
-    events: Res<TickEvents>,
-    tick: Res<TickCount>,
+    (events, tick): (Res<TickEvents>, Res<TickCount>),
     mut conversations: ResMut<Conversations>,
     zones: Res<ConversationZones>,
     mut meetings: Option<ResMut<OfficeMeetings>>,
