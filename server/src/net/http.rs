@@ -47,7 +47,7 @@ async fn websocket(
         .max_frame_size(hard_limit)
         // Clients send a few bytes at a time: a small read buffer (it grows
         // for the rare larger frame) keeps idle connections cheap.
-        .read_buffer_size(512)
+        .read_buffer_size(256)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| {
             tasks.track_future(
