@@ -56,10 +56,15 @@ struct Point {
     k: u32,
 }
 
-/// Joins `me` with each of `others` it is linked to (`radii`: join and leave, squared).
-fn link(others: &[Point], parent: &mut [u32], me: Point, (join2, leave2): (f64, f64)) {
+/// Joins `me` with each of `others` it is linked to (`radii`: join and
+/// leave, squared and rounded down: squared distances between tiles are
+/// whole numbers, so the comparisons are exact in integers).
+fn link(others: &[Point], parent: &mut [u32], me: Point, (join2, leave2): (i64, i64)) {
     for other in others {
-        let (dx, dy) = (f64::from(other.x - me.x), f64::from(other.y - me.y));
+        let (dx, dy) = (
+            i64::from(other.x) - i64::from(me.x),
+            i64::from(other.y) - i64::from(me.y),
+        );
         let d2 = dx * dx + dy * dy;
         if d2 <= join2 || (d2 <= leave2 && me.prev != 0 && me.prev == other.prev) {
             let (a, b) = (find(parent, me.k), find(parent, other.k));
@@ -155,7 +160,10 @@ pub(super) fn proximity_components<'s>(
     }
     s.parent.clear();
     s.parent.extend(0..s.open.len() as u32);
-    let radii = (config.join_radius.powi(2), config.leave_radius.powi(2));
+    let radii = (
+        config.join_radius.powi(2).floor() as i64,
+        config.leave_radius.powi(2).floor() as i64,
+    );
     // Each pair once: later points of the same cell, then the cells right,
     // below-left, below and below-right.
     for cy in 0..h {
