@@ -78,13 +78,10 @@ impl Outbox {
         if self.is_closed() {
             return Err(PushError::Closed);
         }
-        let reserved = self
-            .0
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.0.capacity).then_some(n + 1)
-            });
-        if reserved.is_err() {
+        // One atomic add per frame; a push that finds no room takes its
+        // place back.
+        if self.0.queued.fetch_add(1, Ordering::AcqRel) >= self.0.capacity {
+            self.0.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(PushError::Full);
         }
         self.0.frames.push(frame);
