@@ -11,7 +11,7 @@ pub mod stats;
 use futures_util::{SinkExt, StreamExt};
 use metaoffice_protocol::{
     AvatarSnapshot, ClientMessage, Direction, Hold, Join, PROTOCOL_VERSION, Ping, Release,
-    ServerMessage, TickFrame, Welcome,
+    ServerMessage, Step, TickFrame, Turn, Welcome,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -201,6 +201,13 @@ impl OfficeView {
         let (Ok(steps), Ok(turns)) = (frame.steps(), frame.turns()) else {
             return false;
         };
+        self.apply_unpacked(frame, &steps, &turns);
+        true
+    }
+
+    /// Applies a tick frame whose steps and turns the caller unpacked
+    /// already (a bot looks at them too: they are unpacked once).
+    pub fn apply_unpacked(&mut self, frame: &TickFrame, steps: &[Step], turns: &[Turn]) {
         for id in &frame.disappeared {
             self.avatars.remove(id);
         }
@@ -223,7 +230,6 @@ impl OfficeView {
             }
         }
         self.tick = frame.tick + 1;
-        true
     }
 
     /// Where an avatar will stand once its current step ends.

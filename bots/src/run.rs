@@ -323,10 +323,21 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                             stats.frames += 1;
                             stats.bytes += client.last_frame_len() as u64;
                         }
+                        // Tick frames are applied where they are looked at, unpacked once.
+                        let mut applied = None;
                         match &message {
                             ServerMessage::Tick(frame) => {
-                                let steps = frame.steps().unwrap_or_default();
-                                let turns = frame.turns().unwrap_or_default();
+                                let (steps, turns) = match (frame.steps(), frame.turns()) {
+                                    (Ok(steps), Ok(turns)) => {
+                                        view.apply_unpacked(frame, &steps, &turns);
+                                        applied = Some(true);
+                                        (steps, turns)
+                                    }
+                                    _ => {
+                                        applied = Some(false);
+                                        (Vec::new(), Vec::new())
+                                    }
+                                };
                                 if measuring {
                                     stats.tick_bytes += client.last_frame_len() as u64;
                                     stats.updates += frame.update_count() as u64;
@@ -375,7 +386,7 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                             | ServerMessage::Located(_)
                             | ServerMessage::WalkEnded(_) => {}
                         }
-                        if !view.apply(&message) {
+                        if !applied.unwrap_or_else(|| view.apply(&message)) {
                             *stats.errors.entry(ErrorCode::Malformed.number()).or_default() += 1;
                         }
                         // An echo that never comes (someone took the tile first) is counted as lost.

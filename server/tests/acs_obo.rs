@@ -93,8 +93,15 @@ fn exchanged(calls: &[RecordedCall]) -> Vec<(String, String)> {
     sent
 }
 
+/// The tests here run one at a time: the log test captures with a
+/// thread-local subscriber, and tracing caches per call site whether anyone
+/// listens, so a call site first hit by a concurrent test on another thread
+/// can be skipped for the capturing one.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn sign_in_tokens_go_through_on_behalf_of_once_per_user_then_to_acs() {
+    let _serial = SERIAL.lock().await;
     let cloud = Cloud::start().await;
     let config = acs_config(&cloud);
     let providers = Providers::from_config(&config, cloud.clock.shared()).expect("providers");
@@ -181,6 +188,7 @@ async fn sign_in_tokens_go_through_on_behalf_of_once_per_user_then_to_acs() {
 
 #[tokio::test]
 async fn a_refused_on_behalf_of_exchange_costs_only_that_member_their_token() {
+    let _serial = SERIAL.lock().await;
     let cloud = Cloud::start().await;
     let config = acs_config(&cloud);
     let providers = Providers::from_config(&config, cloud.clock.shared()).expect("providers");
@@ -246,6 +254,7 @@ async fn a_refused_on_behalf_of_exchange_costs_only_that_member_their_token() {
 
 #[tokio::test]
 async fn a_cached_token_acs_refuses_is_forgotten() {
+    let _serial = SERIAL.lock().await;
     let cloud = Cloud::start().await;
     let config = acs_config(&cloud);
     let providers = Providers::from_config(&config, cloud.clock.shared()).expect("providers");
@@ -281,6 +290,7 @@ async fn a_cached_token_acs_refuses_is_forgotten() {
 
 #[tokio::test]
 async fn the_cache_holds_at_most_its_capacity_and_forgets_the_oldest_user() {
+    let _serial = SERIAL.lock().await;
     let cloud = Cloud::start().await;
     let graph = GraphClient::new(&cloud.graph_config(), cloud.clock.shared()).expect("client");
     let obo = OboTokens::new(graph.tokens().clone(), ACS_TEAMS_SCOPES, 2);
@@ -334,6 +344,7 @@ async fn the_cache_holds_at_most_its_capacity_and_forgets_the_oldest_user() {
 
 #[tokio::test]
 async fn the_fake_acs_takes_only_on_behalf_of_tokens_for_its_scopes() {
+    let _serial = SERIAL.lock().await;
     let cloud = Cloud::start().await;
     let http = reqwest::Client::new();
     let sso = cloud.fake.user_token("t1", "alice", DEFAULT_CLIENT_ID);
@@ -437,6 +448,7 @@ impl Write for Captured {
 
 #[tokio::test]
 async fn on_behalf_of_tokens_and_refusals_are_logged_without_tokens() {
+    let _serial = SERIAL.lock().await;
     let logs = Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()

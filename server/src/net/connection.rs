@@ -147,7 +147,10 @@ pub(super) struct Seat {
 
 impl Connection {
     async fn run(&mut self) {
-        let Some(seat) = self.handshake().await else {
+        // The handshake and the saves wait on the store: their futures are
+        // boxed so that their state is held only while they run, not for
+        // the whole life of every connection task.
+        let Some(seat) = Box::pin(self.handshake()).await else {
             return;
         };
         tracing::debug!(peer = %self.peer, office = %seat.office.id, avatar = seat.joined.id, "joined");
@@ -155,7 +158,7 @@ impl Connection {
         while let Some(message) = self.read(None).await {
             if seat.user.is_some() && saved.elapsed() >= SAVE_EVERY {
                 saved = Instant::now();
-                self.save_position(&seat, false).await;
+                Box::pin(self.save_position(&seat, false)).await;
             }
             match message {
                 ClientMessage::Hold(hold) => seat.input.hold(hold.dir),
@@ -173,7 +176,7 @@ impl Connection {
                 ClientMessage::Locate(locate) => self.locate(&seat, &locate.user).await,
             }
         }
-        self.save_position(&seat, true).await;
+        Box::pin(self.save_position(&seat, true)).await;
         // The avatar must go whatever happens; waiting here delays only this connection.
         let leave = OfficeCommand::Leave {
             avatar: seat.joined.entity,

@@ -359,9 +359,12 @@ pub fn receive_meetings(
 }
 
 /// Conversations phase: recomputes the groups and tells members what changed.
+/// While frames batch two ticks, it runs on the first tick of each batch
+/// only: what it finds goes out with the batch's frame anyway, and the
+/// second tick, which builds every frame, is spared the work.
 #[allow(clippy::too_many_arguments)]
 pub fn track_groups(
-    tick: Res<TickCount>,
+    (events, tick): (Res<TickEvents>, Res<TickCount>),
     mut conversations: ResMut<Conversations>,
     zones: Res<ConversationZones>,
     mut meetings: Option<ResMut<OfficeMeetings>>,
@@ -370,6 +373,10 @@ pub fn track_groups(
     mut standing: Local<Vec<Standing>>,
     mut people: Members,
 ) {
+    if events.carry {
+        // The last tick was the first of a batch: this one sends it.
+        return;
+    }
     standing.clear();
     standing.extend(avatars.iter().map(|(avatar, walker)| Standing {
         id: avatar.id,

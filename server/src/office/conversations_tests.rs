@@ -368,3 +368,35 @@ async fn a_client_resynchronised_by_a_snapshot_is_told_its_group_and_meeting_aga
         "the meeting is repeated after the snapshot: {after_snapshot:?}"
     );
 }
+
+/// While frames batch two ticks, groups are computed on the first tick of
+/// each batch: they still form after the dwell, and their news goes out
+/// with the batch's frame, never in the middle of a batch.
+#[tokio::test]
+async fn with_batched_frames_groups_form_after_the_dwell_and_go_out_with_the_frames() {
+    let tasks = TaskTracker::new();
+    let map = map_with(30, 6, vec![(2, 2), (3, 2)], Vec::new());
+    let mut config = Config::default();
+    config.limits.batch_above_clients = 1;
+    let (mut sim, handle) = office_with(&map, &tasks, config);
+    let ada = join(&mut sim, &handle, "Ada", 1000);
+    let grace = join(&mut sim, &handle, "Grace", 1000);
+    let together = sim.tick_count();
+    let mut formed_at = None;
+    for _ in 0..80 {
+        sim.tick();
+        let news = group_news(&ada).await;
+        if let Some(ServerMessage::GroupFormed(formed)) = news.first() {
+            assert_eq!(formed.members, vec![ada.joined.id, grace.joined.id]);
+            formed_at = Some(sim.tick_count());
+            break;
+        }
+    }
+    let formed_at = formed_at.expect("the pair formed a group");
+    // Default dwell: 1 s, 20 ticks.
+    assert!(formed_at >= together + 20, "{formed_at} after {together}");
+    assert!(
+        formed_at.is_multiple_of(2),
+        "sent with a frame, at the end of a batch: {formed_at}"
+    );
+}

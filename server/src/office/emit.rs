@@ -6,6 +6,12 @@
 //! client whose view moved this tick gets its own frame (the difference
 //! between its old and new view). Only avatars that moved, arrived or left
 //! are looked at, found through the cell index.
+//!
+//! Movers are listed, in id order, in every cell whose view may see them
+//! (the cells within one tile of where they were and are), so a view only
+//! looks at its own cells, each mover once (a bit set per view), and finds
+//! the steps to send in id order without sorting. The lists and bit sets
+//! are kept between ticks.
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
@@ -40,16 +46,72 @@ struct CellMover {
 struct TickChanges {
     tick: u64,
     events: Vec<MoveEvent>,
+    /// In ascending id order.
     movers: Vec<Mover>,
-    /// Mover ids to their place in `movers`.
-    mover_index: FxHashMap<u32, u32>,
-    /// Movers by the cell of their old tile and of their new tile.
+    /// Movers by every cell whose view may see them before or after.
     mover_cells: DenseCells<CellMover>,
     /// Movers' positions, for updating the cell index afterwards.
     moved: Vec<(Entity, Seen, Seen)>,
     arrivals: Vec<(u32, Seen, AvatarSnapshot)>,
-    arrival_ids: FxHashSet<u32>,
+    /// Movers and arrivals, by entity index: the avatars a moving view
+    /// does not look at as standing still.
+    skip: BitSet,
     departures: Vec<Departed>,
+}
+
+/// A set of small integers, one bit each.
+#[derive(Default)]
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    /// Empties the set and makes room for `0..len`.
+    fn reset(&mut self, len: usize) {
+        self.0.clear();
+        self.0.resize(len.div_ceil(64), 0);
+    }
+
+    /// Adds `i` (growing the set if needed); returns whether it was new.
+    fn insert(&mut self, i: usize) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// The members, ascending.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+/// What the emit phase keeps from one tick to the next, so that building
+/// hundreds of frames allocates little.
+#[derive(Default)]
+pub struct EmitScratch {
+    mover_cells: Option<DenseCells<CellMover>>,
+    skip: BitSet,
+    cells: Vec<Cell>,
+    visited: BitSet,
+    kept: BitSet,
+    views: FxHashMap<Cell, Vec<Entity>>,
 }
 
 fn seen_now(walker: &Walker) -> Seen {
@@ -67,18 +129,21 @@ fn snapshot_of(world: &World, entity: Entity) -> Option<AvatarSnapshot> {
     )
 }
 
-fn gather_changes(world: &mut World) -> TickChanges {
+fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
     let tick = world.resource::<TickCount>().0;
     let departures = std::mem::take(&mut world.resource_mut::<Departures>().0);
     let mut events = std::mem::take(&mut world.resource_mut::<TickEvents>().events);
     // Stable: a fast avatar's two steps keep their order.
     events.sort_by_key(MoveEvent::avatar);
     let view = world.resource::<OfficeView>().0.clone();
+    let mut skip = std::mem::take(&mut scratch.skip);
+    skip.reset(0);
     let mut arrivals = Vec::new();
     for &entity in &world.resource::<Arrivals>().0 {
         if let (Some(seen), Some(snapshot)) =
             (world.get::<Seen>(entity), snapshot_of(world, entity))
         {
+            skip.insert(entity.index_u32() as usize);
             arrivals.push((snapshot.id, *seen, snapshot));
         }
     }
@@ -97,11 +162,7 @@ fn gather_changes(world: &mut World) -> TickChanges {
     }
     // Movers: avatars with events, and those whose tiles changed without one
     // (a step that ended with nothing held).
-    let mut movers: Vec<Mover> = Vec::new();
-    let mut mover_index: FxHashMap<u32, u32> = FxHashMap::default();
-    let mut moved = Vec::new();
-    let grid = world.resource::<OfficeGrid>().0.clone();
-    let mut mover_cells = DenseCells::new(grid.width(), grid.height(), &view);
+    let mut movers: Vec<(Mover, Seen, Seen)> = Vec::new();
     let mut avatars = world.query::<(Entity, &Avatar, &Seen, &Walker)>();
     for (entity, avatar, &before, walker) in avatars.iter(world) {
         let now = seen_now(walker);
@@ -109,53 +170,89 @@ fn gather_changes(world: &mut World) -> TickChanges {
         if (now == before && events.is_empty()) || arrival_ids.contains(&avatar.id) {
             continue;
         }
-        let (from, to) = (view.cell_of(before.tile), view.cell_of(now.tile));
-        let index = movers.len() as u32;
-        let listed = CellMover { index, before, now };
-        mover_cells.push(from, listed);
-        if to != from {
-            mover_cells.push(to, listed);
-        }
-        mover_index.insert(avatar.id, index);
-        movers.push(Mover {
-            id: avatar.id,
-            entity,
-            events,
-        });
-        moved.push((entity, before, now));
+        skip.insert(entity.index_u32() as usize);
+        movers.push((
+            Mover {
+                id: avatar.id,
+                entity,
+                events,
+            },
+            before,
+            now,
+        ));
     }
+    movers.sort_unstable_by_key(|m| m.0.id);
+    let grid = world.resource::<OfficeGrid>().0.clone();
+    let mut mover_cells = match scratch.mover_cells.take() {
+        Some(mut cells) if cells.fits(grid.width(), grid.height(), &view) => {
+            cells.clear();
+            cells
+        }
+        _ => DenseCells::new(grid.width(), grid.height(), &view),
+    };
+    let mut cells: Vec<Cell> = Vec::with_capacity(16);
+    for (index, (_, before, now)) in movers.iter().enumerate() {
+        cells.clear();
+        cells.extend(view.cells_touching(before.tile));
+        cells.extend(view.cells_touching(now.tile));
+        cells.sort_unstable();
+        cells.dedup();
+        let listed = CellMover {
+            index: index as u32,
+            before: *before,
+            now: *now,
+        };
+        for &cell in &cells {
+            mover_cells.push(cell, listed);
+        }
+    }
+    let moved = movers.iter().map(|(m, b, n)| (m.entity, *b, *n)).collect();
     TickChanges {
         tick,
         events,
-        movers,
-        mover_index,
+        movers: movers.into_iter().map(|(m, _, _)| m).collect(),
         moved,
         mover_cells,
         arrivals,
-        arrival_ids,
+        skip,
         departures,
     }
 }
 
 /// The frame for a client whose view was `before` at the end of the last
 /// tick and is `now` at the end of this one.
-fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: ViewRect) -> TickFrame {
+fn build_frame(
+    world: &World,
+    changes: &TickChanges,
+    scratch: &mut EmitScratch,
+    before: ViewRect,
+    now: ViewRect,
+) -> TickFrame {
     let view = &world.resource::<OfficeView>().0;
     let mut frame = TickFrameBuilder::new(changes.tick, now.origin());
-    let mut near: Vec<Cell> = view.cells_near(&now).collect();
+    let cells = &mut scratch.cells;
+    cells.clear();
+    cells.extend(view.cells_in(&now));
     if before != now {
-        near.extend(view.cells_near(&before));
-        near.sort_unstable();
-        near.dedup();
+        cells.extend(view.cells_in(&before));
+        cells.sort_unstable();
+        cells.dedup();
     }
-    let mut kept: Vec<(u32, u32)> = Vec::new();
-    for cell in &near {
-        for listed in changes.mover_cells.get(*cell) {
+    let (visited, kept) = (&mut scratch.visited, &mut scratch.kept);
+    visited.reset(changes.movers.len());
+    kept.reset(changes.movers.len());
+    for &cell in cells.iter() {
+        for listed in changes.mover_cells.get(cell) {
+            if !visited.insert(listed.index as usize) {
+                continue;
+            }
             let was = before.sees(listed.before.tile, listed.before.next);
             let is = now.sees(listed.now.tile, listed.now.next);
             let mover = &changes.movers[listed.index as usize];
             match (was, is) {
-                (true, true) => kept.push((mover.id, listed.index)),
+                (true, true) => {
+                    kept.insert(listed.index as usize);
+                }
                 (false, true) => {
                     if let Some(snapshot) = snapshot_of(world, mover.entity) {
                         frame.appeared(snapshot);
@@ -171,18 +268,20 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
     if before != now {
         // The view itself moved: avatars that stood still may enter or leave it.
         let index = world.resource::<CellIndex>();
-        for &cell in &near {
+        let mut near: Vec<Cell> = view.cells_near(&now).collect();
+        near.extend(view.cells_near(&before));
+        near.sort_unstable();
+        near.dedup();
+        for cell in near {
             for &entity in index.get(cell) {
+                if changes.skip.contains(entity.index_u32() as usize) {
+                    continue;
+                }
                 let (Some(avatar), Some(seen)) =
                     (world.get::<Avatar>(entity), world.get::<Seen>(entity))
                 else {
                     continue;
                 };
-                if changes.mover_index.contains_key(&avatar.id)
-                    || changes.arrival_ids.contains(&avatar.id)
-                {
-                    continue;
-                }
                 match (
                     before.sees(seen.tile, seen.next),
                     now.sees(seen.tile, seen.next),
@@ -210,10 +309,9 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
             frame.disappeared(departed.id);
         }
     }
-    kept.sort_unstable();
-    kept.dedup();
-    for (_, index) in kept {
-        for event in &changes.events[changes.movers[index as usize].events.clone()] {
+    // Movers are in id order: so are the steps and turns.
+    for index in kept.iter() {
+        for event in &changes.events[changes.movers[index].events.clone()] {
             match *event {
                 MoveEvent::StepStarted { avatar, from, dir } => frame.step(avatar, from, dir),
                 MoveEvent::Turned { avatar, dir } => frame.turn(avatar, dir),
@@ -225,7 +323,8 @@ fn build_frame(world: &World, changes: &TickChanges, before: ViewRect, now: View
 
 /// Emit phase: one frame per view, the same bytes for every client that
 /// shares it; clients whose outbox is full get a snapshot instead.
-pub fn emit_frames(world: &mut World) {
+pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
+    let scratch = &mut *scratch;
     let tick = world.resource::<TickCount>().0;
     let population = world.resource::<super::sim::JoinOrder>().0.len();
     let interval = world.resource_mut::<SendPolicy>().interval(population);
@@ -241,7 +340,7 @@ pub fn emit_frames(world: &mut World) {
         return;
     }
     world.resource_mut::<TickEvents>().carry = false;
-    let changes = gather_changes(world);
+    let changes = gather_changes(world, scratch);
     world.resource_mut::<Arrivals>().0.clear();
     let encoded = metrics
         .metrics
@@ -249,7 +348,10 @@ pub fn emit_frames(world: &mut World) {
         .get_or_create(&metrics.label)
         .clone();
     let view = world.resource::<OfficeView>().0.clone();
-    let mut groups: FxHashMap<Cell, Vec<Entity>> = FxHashMap::default();
+    let mut groups = std::mem::take(&mut scratch.views);
+    for members in groups.values_mut() {
+        members.clear();
+    }
     let mut moved_views = Vec::new();
     let mut viewers = world.query::<(Entity, &mut Viewer, &Walker)>();
     for (entity, mut viewer, walker) in viewers.iter_mut(world) {
@@ -273,8 +375,11 @@ pub fn emit_frames(world: &mut World) {
         }
     };
     for (anchor, members) in &groups {
+        if members.is_empty() {
+            continue;
+        }
         let rect = view.view(*anchor);
-        let frame = build_frame(world, &changes, rect, rect);
+        let frame = build_frame(world, &changes, scratch, rect, rect);
         if !frame.is_empty() {
             let bytes = Bytes::from(ServerMessage::Tick(frame).encode());
             encoded.inc();
@@ -284,7 +389,7 @@ pub fn emit_frames(world: &mut World) {
         }
     }
     for &(entity, old, new) in &moved_views {
-        let frame = build_frame(world, &changes, view.view(old), view.view(new));
+        let frame = build_frame(world, &changes, scratch, view.view(old), view.view(new));
         if !frame.is_empty() {
             encoded.inc();
             send(
@@ -294,6 +399,7 @@ pub fn emit_frames(world: &mut World) {
             );
         }
     }
+    scratch.views = groups;
     // Clients now know where the movers are.
     for &(entity, before, now) in &changes.moved {
         if let Some(mut seen) = world.get_mut::<Seen>(entity) {
@@ -306,6 +412,8 @@ pub fn emit_frames(world: &mut World) {
             index.insert(to, entity);
         }
     }
+    scratch.mover_cells = Some(changes.mover_cells);
+    scratch.skip = changes.skip;
     if !lagging.is_empty() {
         resync(world, changes.tick, &lagging);
     }

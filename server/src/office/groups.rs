@@ -206,8 +206,8 @@ impl GroupBook {
         avatars: &[Standing],
         tick: u64,
     ) -> Vec<GroupChange> {
-        let mut proposed =
-            proximity_components(&mut self.scratch, &self.member_of, config, avatars);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let proposed = proximity_components(&mut scratch, &self.member_of, config, avatars);
         let mut rooms: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         for a in avatars {
             if let Place::Room(room) = a.place {
@@ -217,9 +217,15 @@ impl GroupBook {
         // Identity of proximity groups: the largest shares first.
         let mut shares: Vec<(usize, usize, u64)> = Vec::new();
         let mut ids: Vec<u64> = Vec::new();
-        for (index, members) in proposed.iter().enumerate() {
+        for index in 0..proposed.len() {
             ids.clear();
-            ids.extend(members.iter().filter_map(|m| self.member_of.get(m)));
+            ids.extend(
+                proposed
+                    .get(index)
+                    .iter()
+                    .map(|&(_, prev)| prev)
+                    .filter(|&p| p != 0),
+            );
             ids.sort_unstable();
             for run in ids.chunk_by(|a, b| a == b) {
                 shares.push((run.len(), index, run[0]));
@@ -241,9 +247,14 @@ impl GroupBook {
                 taken.insert(old, ());
             }
         }
-        let mut next: Vec<(Option<u64>, Option<u32>, Vec<u32>)> = Vec::new();
-        for (members, id) in proposed.drain(..).zip(named) {
-            next.push((id, None, members));
+        /// Where a group's members are: a proximity group found this tick, or a room's list.
+        enum Found {
+            Proximity(usize),
+            Room(Vec<u32>),
+        }
+        let mut next: Vec<(Option<u64>, Option<u32>, Found)> = Vec::new();
+        for (index, id) in named.into_iter().enumerate() {
+            next.push((id, None, Found::Proximity(index)));
         }
         let mut room_list: Vec<(u32, Vec<u32>)> = rooms.into_iter().collect();
         room_list.sort_unstable_by_key(|r| r.0);
@@ -253,7 +264,7 @@ impl GroupBook {
             if let Some(id) = id {
                 taken.insert(id, ());
             }
-            next.push((id, Some(room), members));
+            next.push((id, Some(room), Found::Room(members)));
         }
         // Dissolve what is not carried on.
         let mut changes = Vec::new();
@@ -277,7 +288,16 @@ impl GroupBook {
                 changes.push(GroupChange::Dissolved(group));
             }
         }
-        for (id, room, members) in next {
+        let mut found: Vec<u32> = Vec::new();
+        for (id, room, source) in next {
+            let members: &[u32] = match &source {
+                Found::Proximity(index) => {
+                    found.clear();
+                    found.extend(proposed.get(*index).iter().map(|&(id, _)| id));
+                    &found
+                }
+                Found::Room(members) => members,
+            };
             match id.and_then(|id| self.groups.get_mut(&id)) {
                 Some(group) => {
                     if group.members == members {
@@ -302,7 +322,7 @@ impl GroupBook {
                     for &m in &joined {
                         self.member_of.insert(m, group.id);
                     }
-                    group.members = members;
+                    group.members = members.to_vec();
                     group.since = tick;
                     group.still_since = tick;
                     changes.push(GroupChange::Changed {
@@ -314,7 +334,7 @@ impl GroupBook {
                 None => {
                     self.next_id += 1;
                     let id = self.next_id;
-                    for &m in &members {
+                    for &m in members {
                         self.member_of.insert(m, id);
                     }
                     if let Some(room) = room {
@@ -325,7 +345,7 @@ impl GroupBook {
                         ConversationGroup {
                             id,
                             room,
-                            members,
+                            members: members.to_vec(),
                             since: tick,
                             still_since: tick,
                             announced: false,
@@ -336,6 +356,7 @@ impl GroupBook {
                 }
             }
         }
+        self.scratch = scratch;
         for a in avatars.iter().filter(|a| a.moving) {
             let group = self.member_of.get(&a.id);
             if let Some(group) = group.and_then(|id| self.groups.get_mut(id))

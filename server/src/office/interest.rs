@@ -129,6 +129,23 @@ impl ViewConfig {
     }
 }
 
+impl ViewConfig {
+    /// The cells that overlap `rect` (without the border `cells_near` adds).
+    pub fn cells_in(&self, rect: &ViewRect) -> impl Iterator<Item = Cell> + use<> {
+        let Cell(cx0, cy0) = self.cell_of((rect.x0, rect.y0));
+        let Cell(cx1, cy1) = self.cell_of((rect.x1 - 1, rect.y1 - 1));
+        (cy0..=cy1).flat_map(move |cy| (cx0..=cx1).map(move |cx| Cell(cx, cy)))
+    }
+
+    /// The cells within one tile of `tile`: those whose views may see an
+    /// avatar standing there (stepping, it reaches at most one tile further).
+    pub fn cells_touching(&self, (x, y): (i32, i32)) -> impl Iterator<Item = Cell> + use<> {
+        let Cell(cx0, cy0) = self.cell_of((x - 1, y - 1));
+        let Cell(cx1, cy1) = self.cell_of((x + 1, y + 1));
+        (cy0..=cy1).flat_map(move |cy| (cx0..=cx1).map(move |cx| Cell(cx, cy)))
+    }
+}
+
 /// A list per cell of the map, stored densely: looking up a cell is an
 /// index, not a hash (the emit phase looks up dozens of cells per view).
 /// Cells off the map hold nothing.
@@ -169,6 +186,20 @@ impl<T> DenseCells<T> {
     /// The list of a cell.
     pub fn get(&self, cell: Cell) -> &[T] {
         self.slot(cell).map_or(&[], |i| self.lists[i].as_slice())
+    }
+
+    /// Empties every list, keeping their room.
+    pub fn clear(&mut self) {
+        for list in &mut self.lists {
+            list.clear();
+        }
+    }
+
+    /// Whether these lists are laid out for a map of `width` × `height` tiles.
+    pub fn fits(&self, width: i32, height: i32, view: &ViewConfig) -> bool {
+        let columns = (width.max(0) + view.cell_tiles - 1) / view.cell_tiles;
+        let rows = (height.max(0) + view.cell_tiles - 1) / view.cell_tiles;
+        (columns, rows) == (self.columns, self.rows)
     }
 
     /// The list of a cell, to change.
@@ -250,6 +281,32 @@ mod tests {
         assert!(cells.contains(&config.cell_of((rect.x1, rect.y1))));
         // The view's 5 × 3 cells and a ring of one cell around them.
         assert_eq!(cells.len(), 7 * 5);
+    }
+
+    /// A tile is listed in every cell whose view may see an avatar on it,
+    /// and the cells in a view are exactly those overlapping it.
+    #[test]
+    fn cells_touching_a_tile_cover_every_view_that_sees_it() {
+        let config = ViewConfig::default();
+        for anchor in [Cell(0, 0), Cell(3, 2), Cell(-1, 4)] {
+            let rect = config.view(anchor);
+            let inside: Vec<Cell> = config.cells_in(&rect).collect();
+            assert_eq!(inside.len(), 5 * 3);
+            for x in rect.x0 - 3..rect.x1 + 3 {
+                for y in rect.y0 - 3..rect.y1 + 3 {
+                    let seen = [-1, 0, 1].iter().any(|&dx| {
+                        [-1, 0, 1]
+                            .iter()
+                            .any(|&dy| rect.sees((x, y), (x + dx, y + dy)))
+                    });
+                    let listed = config.cells_touching((x, y)).any(|c| inside.contains(&c));
+                    assert_eq!(listed, seen, "tile ({x}, {y}) in the view of {anchor:?}");
+                }
+            }
+        }
+        assert_eq!(config.cells_touching((20, 20)).count(), 1);
+        assert_eq!(config.cells_touching((14, 20)).count(), 2);
+        assert_eq!(config.cells_touching((13, 14)).count(), 4);
     }
 
     #[test]

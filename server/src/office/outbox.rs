@@ -2,13 +2,17 @@
 //! (and the connection task) that fill it and the writer task that drains it
 //! to the socket. The office never waits on it: a full outbox is reported,
 //! and the office may replace its whole content with a fresh snapshot.
+//!
+//! The queue grows on demand up to its bound (in blocks of a few dozen
+//! frames), so an idle connection holds one small block, not room for its
+//! whole bound.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use bytes::Bytes;
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
 use metaoffice_protocol::{Error, ErrorCode, ServerMessage};
 use tokio_util::sync::CancellationToken;
@@ -33,10 +37,13 @@ pub enum PushError {
 
 /// The queue is lock-free, so the office never waits on a writer thread
 /// that was descheduled while touching it; the close reason is behind a
-/// lock that only closing takes.
+/// lock that only closing takes. `queued` counts the frames in `frames`
+/// (reserved before a push, released after a pop), which bounds the queue.
 #[derive(Debug)]
 struct Inner {
-    frames: ArrayQueue<Bytes>,
+    frames: SegQueue<Bytes>,
+    queued: AtomicUsize,
+    capacity: usize,
     writer: AtomicWaker,
     closing: AtomicBool,
     close: Mutex<Option<(u16, String)>>,
@@ -56,7 +63,9 @@ impl Outbox {
     /// An empty outbox holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Outbox {
         Outbox(Arc::new(Inner {
-            frames: ArrayQueue::new(capacity.max(1)),
+            frames: SegQueue::new(),
+            queued: AtomicUsize::new(0),
+            capacity: capacity.max(1),
             writer: AtomicWaker::new(),
             closing: AtomicBool::new(false),
             close: Mutex::new(None),
@@ -69,9 +78,22 @@ impl Outbox {
         if self.is_closed() {
             return Err(PushError::Closed);
         }
-        self.0.frames.push(frame).map_err(|_| PushError::Full)?;
+        // One atomic add per frame; a push that finds no room takes its
+        // place back.
+        if self.0.queued.fetch_add(1, Ordering::AcqRel) >= self.0.capacity {
+            self.0.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(PushError::Full);
+        }
+        self.0.frames.push(frame);
         self.0.writer.wake();
         Ok(())
+    }
+
+    /// Takes the oldest frame, releasing its place.
+    fn pop(&self) -> Option<Bytes> {
+        let frame = self.0.frames.pop()?;
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+        Some(frame)
     }
 
     /// Drops every queued frame and queues `frame` instead (a snapshot).
@@ -79,10 +101,11 @@ impl Outbox {
         if self.is_closed() {
             return Err(PushError::Closed);
         }
-        while self.0.frames.pop().is_some() {}
-        // Only the writer pops and the queue was just emptied: this fits
-        // unless another producer raced in, in which case the newest wins.
-        self.0.frames.force_push(frame);
+        while self.pop().is_some() {}
+        // Past the bound if another producer raced in since the queue was
+        // emptied: the snapshot must go out all the same.
+        self.0.queued.fetch_add(1, Ordering::AcqRel);
+        self.0.frames.push(frame);
         self.0.writer.wake();
         Ok(())
     }
@@ -135,18 +158,18 @@ impl Outbox {
 
     /// Frames waiting.
     pub fn len(&self) -> usize {
-        self.0.frames.len()
+        self.0.queued.load(Ordering::Acquire)
     }
 
     /// Whether no frame is waiting.
     pub fn is_empty(&self) -> bool {
-        self.0.frames.is_empty()
+        self.len() == 0
     }
 
     /// The next thing to send if one is ready, without waiting: frames
     /// first, then (once closed) the close frame, once.
     pub fn try_next(&self) -> Option<Outgoing> {
-        if let Some(frame) = self.0.frames.pop() {
+        if let Some(frame) = self.pop() {
             return Some(Outgoing::Frame(frame));
         }
         if !self.is_closed() {
@@ -186,8 +209,75 @@ impl Outbox {
         *close = None;
         self.0.closing.store(true, Ordering::Release);
         drop(close);
-        while self.0.frames.pop().is_some() {}
+        while self.pop().is_some() {}
         self.0.closed.cancel();
         self.0.writer.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u8) -> Bytes {
+        Bytes::from(vec![n])
+    }
+
+    fn next_frame(outbox: &Outbox) -> Option<u8> {
+        match outbox.try_next() {
+            Some(Outgoing::Frame(bytes)) => Some(bytes[0]),
+            _ => None,
+        }
+    }
+
+    /// The queue grows past its first blocks, stops at its bound, and takes
+    /// a frame again once the writer made room; order is kept throughout.
+    #[test]
+    fn a_growing_outbox_keeps_its_bound_and_order() {
+        let outbox = Outbox::new(100);
+        for n in 0..100u8 {
+            assert_eq!(outbox.push(frame(n)), Ok(()), "frame {n}");
+        }
+        assert_eq!(outbox.len(), 100);
+        assert_eq!(outbox.push(frame(200)), Err(PushError::Full));
+        assert_eq!(next_frame(&outbox), Some(0));
+        assert_eq!(outbox.push(frame(100)), Ok(()));
+        assert_eq!(outbox.push(frame(201)), Err(PushError::Full));
+        let rest: Vec<u8> = std::iter::from_fn(|| next_frame(&outbox)).collect();
+        assert_eq!(rest, (1..=100).collect::<Vec<u8>>());
+        assert!(outbox.is_empty());
+    }
+
+    /// A snapshot replaces a full backlog; the queue is bounded again after.
+    #[test]
+    fn replacing_a_full_outbox_leaves_only_the_snapshot() {
+        let outbox = Outbox::new(40);
+        while outbox.push(frame(1)).is_ok() {}
+        assert_eq!(outbox.len(), 40);
+        assert_eq!(outbox.replace(frame(9)), Ok(()));
+        assert_eq!(outbox.len(), 1);
+        for _ in 1..40 {
+            assert_eq!(outbox.push(frame(2)), Ok(()));
+        }
+        assert_eq!(outbox.push(frame(3)), Err(PushError::Full));
+        assert_eq!(next_frame(&outbox), Some(9));
+    }
+
+    /// Once closed, queued frames still go out, then the close frame; an
+    /// abandoned outbox drops everything.
+    #[test]
+    fn closing_drains_then_closes_and_abandoning_drops() {
+        let outbox = Outbox::new(8);
+        assert_eq!(outbox.push(frame(1)), Ok(()));
+        outbox.close(1000, "bye");
+        assert_eq!(outbox.push(frame(2)), Err(PushError::Closed));
+        assert_eq!(next_frame(&outbox), Some(1));
+        assert_eq!(outbox.try_next(), Some(Outgoing::Close(1000, "bye".into())));
+        assert_eq!(outbox.try_next(), None);
+        let other = Outbox::new(8);
+        assert_eq!(other.push(frame(1)), Ok(()));
+        other.abandon();
+        assert!(other.is_empty());
+        assert_eq!(other.try_next(), None);
     }
 }

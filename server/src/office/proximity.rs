@@ -16,8 +16,35 @@ pub(super) struct Scratch {
     open: Vec<u32>,
     cell_of: Vec<u32>,
     starts: Vec<u32>,
+    fill: Vec<u32>,
     points: Vec<Point>,
     parent: Vec<u32>,
+    sizes: Vec<u32>,
+    set_of: Vec<u32>,
+    /// The groups found, one after another: see [`Components`].
+    members: Vec<(u32, u64)>,
+    bounds: Vec<u32>,
+}
+
+/// Proximity groups as [`proximity_components`] leaves them in the
+/// scratch space: no allocation per group.
+pub(super) struct Components<'a> {
+    /// `(avatar id, its group last tick or 0)`, each group's ascending by id.
+    members: &'a [(u32, u64)],
+    /// Where each group starts in `members`, and where the last ends.
+    bounds: &'a [u32],
+}
+
+impl Components<'_> {
+    /// How many groups.
+    pub(super) fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// Group `i`: its members with their groups last tick.
+    pub(super) fn get(&self, i: usize) -> &[(u32, u64)] {
+        &self.members[self.bounds[i] as usize..self.bounds[i + 1] as usize]
+    }
 }
 
 /// An avatar as the pair test sees it: its tile, its group last tick, its index.
@@ -29,10 +56,15 @@ struct Point {
     k: u32,
 }
 
-/// Joins `me` with each of `others` it is linked to (`radii`: join and leave, squared).
-fn link(others: &[Point], parent: &mut [u32], me: Point, (join2, leave2): (f64, f64)) {
+/// Joins `me` with each of `others` it is linked to (`radii`: join and
+/// leave, squared and rounded down: squared distances between tiles are
+/// whole numbers, so the comparisons are exact in integers).
+fn link(others: &[Point], parent: &mut [u32], me: Point, (join2, leave2): (i64, i64)) {
     for other in others {
-        let (dx, dy) = (f64::from(other.x - me.x), f64::from(other.y - me.y));
+        let (dx, dy) = (
+            i64::from(other.x) - i64::from(me.x),
+            i64::from(other.y) - i64::from(me.y),
+        );
         let d2 = dx * dx + dy * dy;
         if d2 <= join2 || (d2 <= leave2 && me.prev != 0 && me.prev == other.prev) {
             let (a, b) = (find(parent, me.k), find(parent, other.k));
@@ -52,18 +84,24 @@ fn find(parent: &mut [u32], mut i: u32) -> u32 {
     i
 }
 
-/// Proximity groups of the avatars in open places: member ids, ascending.
-pub(super) fn proximity_components(
-    s: &mut Scratch,
+/// Proximity groups of the avatars in open places, in the order of their
+/// first avatar in `avatars`; each group's members ascending by id.
+pub(super) fn proximity_components<'s>(
+    s: &'s mut Scratch,
     member_of: &FxHashMap<u32, u64>,
     config: &ConversationsConfig,
     avatars: &[Standing],
-) -> Vec<Vec<u32>> {
+) -> Components<'s> {
+    s.members.clear();
+    s.bounds.clear();
     s.open.clear();
     s.open
         .extend((0..avatars.len() as u32).filter(|&i| avatars[i as usize].place == Place::Open));
     if s.open.len() < 2 {
-        return Vec::new();
+        return Components {
+            members: &s.members,
+            bounds: &s.bounds,
+        };
     }
     s.prev.clear();
     s.prev.extend(
@@ -107,21 +145,25 @@ pub(super) fn proximity_components(
     // The avatars in cell order, with what the pair test needs, contiguous.
     s.points.clear();
     s.points.resize(s.open.len(), Point::default());
-    let mut fill = s.starts.clone();
+    s.fill.clear();
+    s.fill.extend_from_slice(&s.starts);
     for k in 0..s.open.len() {
         let c = s.cell_of[k] as usize;
         let (x, y) = tile(k);
-        s.points[fill[c] as usize] = Point {
+        s.points[s.fill[c] as usize] = Point {
             x,
             y,
             prev: s.prev[k],
             k: k as u32,
         };
-        fill[c] += 1;
+        s.fill[c] += 1;
     }
     s.parent.clear();
     s.parent.extend(0..s.open.len() as u32);
-    let radii = (config.join_radius.powi(2), config.leave_radius.powi(2));
+    let radii = (
+        config.join_radius.powi(2).floor() as i64,
+        config.leave_radius.powi(2).floor() as i64,
+    );
     // Each pair once: later points of the same cell, then the cells right,
     // below-left, below and below-right.
     for cy in 0..h {
@@ -145,37 +187,52 @@ pub(super) fn proximity_components(
     }
     // Roots, and the size of each root's set; only sets of two or more matter.
     let n = s.open.len();
-    let mut sizes = vec![0u32; n];
+    s.sizes.clear();
+    s.sizes.resize(n, 0);
     for k in 0..n {
         let root = find(&mut s.parent, k as u32);
         s.cell_of[k] = root;
-        sizes[root as usize] += 1;
+        s.sizes[root as usize] += 1;
     }
-    // Sets in the order of their first avatar (a root is its set's lowest index).
-    let mut sets: Vec<Vec<u32>> = Vec::new();
-    let mut set_of = vec![u32::MAX; n];
+    // Sets in the order of their first avatar (a root is its set's lowest
+    // index), laid out one after another: offsets first, then members.
+    s.set_of.clear();
+    s.set_of.resize(n, u32::MAX);
+    s.bounds.push(0);
     for k in 0..n {
         let root = s.cell_of[k] as usize;
-        if sizes[root] < 2 {
+        if s.sizes[root] < 2 || s.set_of[root] != u32::MAX {
             continue;
         }
-        if set_of[root] == u32::MAX {
-            set_of[root] = sets.len() as u32;
-            sets.push(Vec::with_capacity(sizes[root] as usize));
-        }
-        sets[set_of[root] as usize].push(k as u32);
+        s.set_of[root] = (s.bounds.len() - 1) as u32;
+        let end = s.bounds[s.bounds.len() - 1] + s.sizes[root];
+        s.bounds.push(end);
     }
-    let mut components = Vec::with_capacity(sets.len());
-    for ks in sets {
-        let mut members: Vec<(bool, u32)> = ks
-            .iter()
-            .map(|&k| (false, avatars[s.open[k as usize] as usize].id))
-            .collect();
-        if members.len() > config.max_group_size {
+    let total = s.bounds[s.bounds.len() - 1] as usize;
+    s.members.clear();
+    s.members.resize(total, (0, 0));
+    s.fill.clear();
+    s.fill.extend_from_slice(&s.bounds);
+    for k in 0..n {
+        let root = s.cell_of[k] as usize;
+        let set = s.set_of[root];
+        if set == u32::MAX {
+            continue;
+        }
+        let at = &mut s.fill[set as usize];
+        s.members[*at as usize] = (avatars[s.open[k] as usize].id, s.prev[k]);
+        *at += 1;
+    }
+    // Cap the groups that are too large, then order each group by id.
+    let mut write = 0usize;
+    for set in 0..s.bounds.len() - 1 {
+        let (from, to) = (s.bounds[set] as usize, s.bounds[set + 1] as usize);
+        s.bounds[set] = write as u32;
+        if to - from > config.max_group_size {
             // Those of the group most members came from stay first.
-            let mut prevs: Vec<u64> = ks
+            let mut prevs: Vec<u64> = s.members[from..to]
                 .iter()
-                .map(|&k| s.prev[k as usize])
+                .map(|m| m.1)
                 .filter(|&p| p != 0)
                 .collect();
             prevs.sort_unstable();
@@ -183,15 +240,22 @@ pub(super) fn proximity_components(
                 .chunk_by(|a, b| a == b)
                 .max_by_key(|run| (run.len(), std::cmp::Reverse(run[0])))
                 .map_or(0, |run| run[0]);
-            for (slot, &k) in members.iter_mut().zip(&ks) {
-                slot.0 = main == 0 || s.prev[k as usize] != main;
-            }
-            members.sort_unstable();
-            members.truncate(config.max_group_size);
+            s.members[from..to].sort_unstable_by_key(|&(id, prev)| (main == 0 || prev != main, id));
+            let keep = config.max_group_size;
+            s.members.copy_within(from..from + keep, write);
+            s.members[write..write + keep].sort_unstable_by_key(|m| m.0);
+            write += keep;
+        } else {
+            s.members.copy_within(from..to, write);
+            s.members[write..write + (to - from)].sort_unstable_by_key(|m| m.0);
+            write += to - from;
         }
-        let mut ids: Vec<u32> = members.into_iter().map(|(_, id)| id).collect();
-        ids.sort_unstable();
-        components.push(ids);
     }
-    components
+    let sets = s.bounds.len() - 1;
+    s.bounds[sets] = write as u32;
+    s.members.truncate(write);
+    Components {
+        members: &s.members,
+        bounds: &s.bounds,
+    }
 }

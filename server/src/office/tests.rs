@@ -305,6 +305,17 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
         for (client, replay) in &mut clients {
             for outgoing in drain(&client.outbox).await {
                 let message = decode(&outgoing);
+                if let ServerMessage::Tick(frame) = &message {
+                    // Each avatar comes and goes at most once per frame.
+                    let mut appeared: Vec<u32> = frame.appeared.iter().map(|a| a.id).collect();
+                    let mut disappeared = frame.disappeared.clone();
+                    appeared.sort_unstable();
+                    disappeared.sort_unstable();
+                    let count = (appeared.len(), disappeared.len());
+                    appeared.dedup();
+                    disappeared.dedup();
+                    assert_eq!((appeared.len(), disappeared.len()), count, "{frame:?}");
+                }
                 assert!(replay.as_mut().expect("welcomed").apply(&message));
             }
             let replay = replay.as_ref().expect("welcomed");
