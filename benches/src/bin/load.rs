@@ -169,8 +169,9 @@ impl Sampler {
         Sampler { stop, handle }
     }
 
-    /// (CPU share of one core between `from` and `to`, peak RSS, RSS at `from`).
-    fn finish(self, from: Instant, to: Instant) -> (f64, u64, u64) {
+    /// (CPU share of one core between `from` and `to`, peak RSS, RSS at
+    /// `from`, RSS at the first sample: before any client, for the server).
+    fn finish(self, from: Instant, to: Instant) -> (f64, u64, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         let samples = self.handle.join().unwrap_or_default();
         let window: Vec<_> = samples
@@ -183,7 +184,8 @@ impl Sampler {
         };
         let peak = samples.iter().map(|s| s.2).max().unwrap_or(0);
         let at_start = window.first().map_or(0, |s| s.2);
-        (cpu, peak, at_start)
+        let baseline = samples.first().map_or(0, |s| s.2);
+        (cpu, peak, at_start, baseline)
     }
 }
 
@@ -332,7 +334,7 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
     for (child, _) in &mut bots {
         bots_ok &= child.wait()?.success();
     }
-    let (server_cpu, server_peak, server_at_start) =
+    let (server_cpu, server_peak, server_at_start, server_baseline) =
         server_sampler.finish(measure_from, measure_to);
     let bots_cpu: f64 = bots_samplers
         .into_iter()
@@ -370,6 +372,9 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         "bots_cpu_cores": bots_cpu,
         "server_peak_rss_mib": server_peak as f64 / 1048576.0,
         "server_rss_per_connection_kib": server_at_start as f64 / 1024.0 / total as f64,
+        "server_baseline_rss_mib": server_baseline as f64 / 1048576.0,
+        "server_rss_per_connection_above_baseline_kib":
+            server_at_start.saturating_sub(server_baseline) as f64 / 1024.0 / total as f64,
         "tick_p99_ms": p99 * 1000.0,
         "ticks_per_frame": ticks_per_frame,
         "server_frames_per_s": frames_sent,
@@ -492,6 +497,16 @@ fn print_table(f: &Value) {
                     .as_f64()
                     .unwrap_or(f64::NAN)
             ),
+            "",
+        ),
+        (
+            "  above RSS before clients",
+            format!(
+                "{:.1} KiB",
+                f["server_rss_per_connection_above_baseline_kib"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+            ),
             "<= 16 KiB (idle-10k)",
         ),
         (
@@ -576,7 +591,7 @@ fn plain_ceiling(
         .args([&ramp.to_string(), &duration.to_string()])
         .output()?;
     let from = Instant::now() - Duration::from_secs_f64(duration - 1.0);
-    let (cpu, _, _) = sampler.finish(from, Instant::now());
+    let (cpu, _, _, _) = sampler.finish(from, Instant::now());
     let _ = server.kill();
     let _ = server.wait();
     let rate: f64 = String::from_utf8_lossy(&output.stdout)
