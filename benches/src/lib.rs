@@ -79,7 +79,7 @@ impl CrowdedOffice {
     /// `clients` people joined into a generated office of about 20 tiles each.
     pub fn new(clients: usize, config: &metaoffice_server::Config) -> CrowdedOffice {
         use metaoffice_server::map::{CollisionRule, load_map};
-        use metaoffice_server::office::network::OfficeCommand;
+        use metaoffice_server::office::network::{Newcomer, OfficeCommand};
         let side = side_for(clients, 20);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("bench.tmj");
@@ -98,12 +98,7 @@ impl CrowdedOffice {
             let input = metaoffice_server::office::input::InputSlot::default();
             let (reply, answer) = tokio::sync::oneshot::channel();
             let join = OfficeCommand::Join {
-                name: format!("bot-{i}"),
-                outbox: outbox.clone(),
-                input: input.clone(),
-                start: None,
-                user: None,
-                teams_token: None,
+                newcomer: Newcomer::dev(format!("bot-{i}"), outbox.clone(), input.clone()),
                 reply,
             };
             handle.inbox.try_send(join).expect("room in the inbox");

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::net::session::Session;
 use crate::office::OfficeHandle;
 use crate::office::input::InputSlot;
-use crate::office::network::{Joined, OfficeCommand};
+use crate::office::network::{Joined, Newcomer, OfficeCommand};
 use crate::office::outbox::{Outbox, Outgoing};
 use crate::server::ServerContext;
 use crate::store::queries::User;
@@ -234,7 +234,7 @@ impl Connection {
         };
         let input = InputSlot::default();
         let (reply, answer) = oneshot::channel();
-        let command = OfficeCommand::Join {
+        let newcomer = Newcomer {
             name: login.name.clone(),
             start,
             user: login.user.as_ref().map(|u| UserRef {
@@ -248,8 +248,8 @@ impl Connection {
                 .map(Secret::new),
             outbox: self.outbox.clone(),
             input: input.clone(),
-            reply,
         };
+        let command = OfficeCommand::Join { newcomer, reply };
         let asked = tokio::time::timeout(JOIN_WAIT, office.inbox.send(command)).await;
         if !matches!(asked, Ok(Ok(()))) {
             self.fatal(

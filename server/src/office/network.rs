@@ -32,19 +32,8 @@ use crate::metrics::{Metrics, OfficeLabel};
 pub enum OfficeCommand {
     /// Add an avatar for a new client.
     Join {
-        /// Display name.
-        name: String,
-        /// Where the client's frames go.
-        outbox: Outbox,
-        /// Where the client's held direction comes from.
-        input: InputSlot,
-        /// The tile to start on if it is free (the user's last position);
-        /// else a spawn tile.
-        start: Option<(i32, i32)>,
-        /// The Teams user; `None` for a development login.
-        user: Option<UserRef>,
-        /// The user's Teams token, for meeting providers that need it.
-        teams_token: Option<Secret>,
+        /// Who joins.
+        newcomer: Newcomer,
         /// The avatar, or why not.
         reply: oneshot::Sender<Result<Joined, (ErrorCode, String)>>,
     },
@@ -227,13 +216,35 @@ fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
 }
 
 /// Who is joining, and how to reach them.
-struct Newcomer {
-    name: String,
-    outbox: Outbox,
-    input: InputSlot,
-    start: Option<(i32, i32)>,
-    user: Option<UserRef>,
-    teams_token: Option<Secret>,
+#[derive(Debug)]
+pub struct Newcomer {
+    /// Display name.
+    pub name: String,
+    /// Where the client's frames go.
+    pub outbox: Outbox,
+    /// Where the client's held direction comes from.
+    pub input: InputSlot,
+    /// The tile to start on if it is free (the user's last position);
+    /// else a spawn tile.
+    pub start: Option<(i32, i32)>,
+    /// The Teams user; `None` for a development login.
+    pub user: Option<UserRef>,
+    /// The user's Teams token, for meeting providers that need it.
+    pub teams_token: Option<Secret>,
+}
+
+impl Newcomer {
+    /// A development login named `name`, starting on a spawn tile.
+    pub fn dev(name: impl Into<String>, outbox: Outbox, input: InputSlot) -> Newcomer {
+        Newcomer {
+            name: name.into(),
+            outbox,
+            input,
+            start: None,
+            user: None,
+            teams_token: None,
+        }
+    }
 }
 
 fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, String)> {
@@ -441,23 +452,7 @@ pub fn receive_commands(world: &mut World) {
             break;
         };
         match command {
-            OfficeCommand::Join {
-                name,
-                outbox,
-                input,
-                start,
-                user,
-                teams_token,
-                reply,
-            } => {
-                let newcomer = Newcomer {
-                    name,
-                    outbox,
-                    input,
-                    start,
-                    user,
-                    teams_token,
-                };
+            OfficeCommand::Join { newcomer, reply } => {
                 let result = join(world, newcomer);
                 if reply.send(result.clone()).is_err()
                     && let Ok(joined) = result

@@ -529,7 +529,7 @@ mod tests {
     use crate::config::Config;
     use crate::movement::CollisionGrid;
     use crate::office::input::InputSlot;
-    use crate::office::network::OfficeCommand;
+    use crate::office::network::{Newcomer, OfficeCommand};
     use crate::office::outbox::Outbox;
     use crate::office::{attach_presence, build_office};
 
@@ -570,15 +570,13 @@ mod tests {
         attach_presence(&mut sim, "test", hub.clone());
         let join = |sim: &mut crate::office::sim::OfficeSim, oid: Option<&str>| {
             let (reply, _answer) = oneshot::channel();
-            let command = OfficeCommand::Join {
-                name: oid.unwrap_or("dev").into(),
-                outbox: Outbox::new(1 << 12),
-                input: InputSlot::default(),
-                start: None,
-                user: oid.map(user),
-                teams_token: None,
-                reply,
-            };
+            let mut newcomer = Newcomer::dev(
+                oid.unwrap_or("dev"),
+                Outbox::new(1 << 12),
+                InputSlot::default(),
+            );
+            newcomer.user = oid.map(user);
+            let command = OfficeCommand::Join { newcomer, reply };
             handle.inbox.try_send(command).expect("room");
             sim.tick();
         };

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use super::build_office;
 use super::input::InputSlot;
-use super::network::{Joined, OfficeCommand};
+use super::network::{Joined, Newcomer, OfficeCommand};
 use super::outbox::{Outbox, Outgoing, close_code};
 use super::sim::OfficeSim;
 use crate::config::Config;
@@ -51,12 +51,7 @@ pub(super) fn join(
     let input = InputSlot::default();
     let (reply, mut answer) = oneshot::channel();
     let command = OfficeCommand::Join {
-        name: name.into(),
-        outbox: outbox.clone(),
-        input: input.clone(),
-        start: None,
-        user: None,
-        teams_token: None,
+        newcomer: Newcomer::dev(name, outbox.clone(), input.clone()),
         reply,
     };
     handle.inbox.try_send(command).expect("inbox has room");
@@ -192,12 +187,7 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
     // The office is full of avatars: nobody else fits.
     let (reply, mut answer) = oneshot::channel();
     let command = OfficeCommand::Join {
-        name: "Dan".into(),
-        outbox: Outbox::new(8),
-        input: InputSlot::default(),
-        start: None,
-        user: None,
-        teams_token: None,
+        newcomer: Newcomer::dev("Dan", Outbox::new(8), InputSlot::default()),
         reply,
     };
     handle.inbox.try_send(command).expect("room");
