@@ -102,6 +102,10 @@ pub struct OfficePresence {
     pub changed: Vec<Entity>,
     /// Avatars of Teams users (the others have no presence to refresh).
     teams_avatars: usize,
+    /// The tick `Presences` last went out.
+    flushed_at: u64,
+    /// The tick the hub was last told who is seen.
+    reported_at: u64,
 }
 
 impl OfficePresence {
@@ -114,6 +118,8 @@ impl OfficePresence {
             by_user: FxHashMap::default(),
             changed: Vec::new(),
             teams_avatars: 0,
+            flushed_at: 0,
+            reported_at: 0,
         }
     }
 
@@ -194,22 +200,30 @@ pub fn receive_presence(presence: Option<ResMut<OfficePresence>>, mut avatars: Q
 
 /// Emit phase: `Presences` to the clients that see avatars whose presence
 /// changed, and, about once a second, who is seen by someone else to the hub.
-pub fn send_presence(world: &mut World) {
+pub fn send_presence(world: &mut World, mut anchors: Local<FxHashMap<Cell, Vec<Entity>>>) {
+    // Counted from the last time, not by tick number: while frames batch,
+    // only every second tick sends.
     if world.resource::<TickEvents>().carry || !world.contains_resource::<OfficePresence>() {
         return;
     }
     let tick = world.resource::<TickCount>().0;
     let tick_hz = u64::from(world.resource::<OfficeInfo>().tick_hz.max(1));
-    let presence = world.resource::<OfficePresence>();
-    let flush = tick.is_multiple_of(PRESENCE_EVERY_TICKS) && !presence.changed.is_empty();
+    let mut presence = world.resource_mut::<OfficePresence>();
+    let flush = tick >= presence.flushed_at + PRESENCE_EVERY_TICKS && !presence.changed.is_empty();
     // Only Teams users have presence to refresh first.
-    let report = tick.is_multiple_of(tick_hz) && presence.teams_avatars > 0;
+    let report = tick >= presence.reported_at + tick_hz && presence.teams_avatars > 0;
+    if flush {
+        presence.flushed_at = tick;
+    }
+    if report {
+        presence.reported_at = tick;
+    }
     if !flush && !report {
         return;
     }
     let view = world.resource::<OfficeView>().0.clone();
-    // Viewers by the cell their view is anchored on.
-    let mut anchors: FxHashMap<Cell, Vec<Entity>> = FxHashMap::default();
+    // Viewers by the cell their view is anchored on (lists kept between calls).
+    anchors.values_mut().for_each(Vec::clear);
     let mut viewers = world.query::<(Entity, &Viewer)>();
     for (entity, viewer) in viewers.iter(world) {
         anchors.entry(viewer.anchor).or_default().push(entity);
@@ -233,7 +247,10 @@ pub fn send_presence(world: &mut World) {
                 ))
             })
             .collect();
-        for (anchor, clients) in &anchors {
+        for (anchor, clients) in anchors.iter() {
+            if clients.is_empty() {
+                continue;
+            }
             let rect = view.view(*anchor);
             let seen: Vec<PresenceEntry> = entries
                 .iter()
@@ -520,18 +537,18 @@ pub fn people(world: &mut World) -> Vec<Person> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use bytes::Bytes;
-    use tokio::sync::oneshot;
+    use metaoffice_protocol::ServerMessage;
+    use tokio::sync::{mpsc, oneshot};
 
     use super::*;
     use crate::config::Config;
-    use crate::movement::CollisionGrid;
     use crate::office::input::InputSlot;
-    use crate::office::network::{Newcomer, OfficeCommand};
-    use crate::office::outbox::Outbox;
-    use crate::office::{attach_presence, build_office};
+    use crate::office::network::{Joined, Newcomer, OfficeCommand};
+    use crate::office::outbox::{Outbox, Outgoing};
+    use crate::office::sim::OfficeSim;
+    use crate::office::tests::open_map;
+    use crate::office::{OfficeHandle, attach_presence, build_office};
+    use crate::presence::{Activity, Availability, Presence};
 
     fn user(oid: &str) -> UserRef {
         UserRef {
@@ -540,56 +557,100 @@ mod tests {
         }
     }
 
-    /// Ticks the office about once per second's worth of ticks.
-    fn second(sim: &mut crate::office::sim::OfficeSim) {
+    /// Ticks the office one second's worth of ticks.
+    fn second(sim: &mut OfficeSim) {
         for _ in 0..20 {
             sim.tick();
         }
     }
 
-    #[test]
-    fn offices_tell_the_hub_which_teams_users_someone_else_can_see() {
-        // Spawns: two at the west end, one 200 tiles east (out of every view there).
-        let map = OfficeMap {
-            path: PathBuf::from("test.tmj"),
-            width: 240,
-            height: 6,
-            tile_width: 32,
-            tile_height: 32,
-            origin: (0, 0),
-            layers: vec!["floor".into()],
-            grid: CollisionGrid::open(240, 6),
-            spawns: vec![(2, 2), (210, 2), (4, 2)],
-            zones: Vec::new(),
-            client_json: Bytes::from_static(b"{}"),
-            images: Default::default(),
-            files: Vec::new(),
-        };
-        let (mut sim, handle) = build_office("test", &map, &Config::default(), Default::default());
+    /// An office 240 tiles wide: spawns at the west end, one 200 tiles east
+    /// (out of every view there), another in the west. With `batching`,
+    /// frames carry two ticks from the first person on.
+    fn office(batching: bool) -> (OfficeSim, OfficeHandle, PresenceHub) {
+        let map = open_map(240, 6, vec![(2, 2), (210, 2), (4, 2)]);
+        let mut config = Config::default();
+        if batching {
+            config.limits.batch_above_clients = 1;
+        }
+        let (mut sim, handle) = build_office("test", &map, &config, Default::default());
         let hub = PresenceHub::local();
         attach_presence(&mut sim, "test", hub.clone());
-        let join = |sim: &mut crate::office::sim::OfficeSim, oid: Option<&str>| {
-            let (reply, _answer) = oneshot::channel();
-            let mut newcomer = Newcomer::dev(
-                oid.unwrap_or("dev"),
-                Outbox::new(1 << 12),
-                InputSlot::default(),
-            );
-            newcomer.user = oid.map(user);
-            let command = OfficeCommand::Join { newcomer, reply };
-            handle.inbox.try_send(command).expect("room");
-            sim.tick();
-        };
-        join(&mut sim, Some("west"));
-        join(&mut sim, Some("east"));
-        second(&mut sim);
-        assert!(!hub.is_seen(&user("west")), "nobody else is near West");
-        assert!(!hub.is_seen(&user("east")));
-        assert_eq!(hub.online_in("test"), 2);
-        // A development login stands beside West: West is seen, East still not.
-        join(&mut sim, None);
-        second(&mut sim);
-        assert!(hub.is_seen(&user("west")));
-        assert!(!hub.is_seen(&user("east")));
+        (sim, handle, hub)
+    }
+
+    fn join(sim: &mut OfficeSim, handle: &OfficeHandle, oid: Option<&str>) -> (Outbox, Joined) {
+        let outbox = Outbox::new(1 << 12);
+        let (reply, mut answer) = oneshot::channel();
+        let mut newcomer =
+            Newcomer::dev(oid.unwrap_or("dev"), outbox.clone(), InputSlot::default());
+        newcomer.user = oid.map(user);
+        let command = OfficeCommand::Join { newcomer, reply };
+        handle.inbox.try_send(command).expect("room");
+        sim.tick();
+        let joined = answer.try_recv().expect("answered").expect("joined");
+        (outbox, joined)
+    }
+
+    #[test]
+    fn offices_tell_the_hub_which_teams_users_someone_else_can_see() {
+        for batching in [false, true] {
+            let (mut sim, handle, hub) = office(batching);
+            join(&mut sim, &handle, Some("west"));
+            join(&mut sim, &handle, Some("east"));
+            second(&mut sim);
+            assert!(!hub.is_seen(&user("west")), "nobody else is near West");
+            assert!(!hub.is_seen(&user("east")));
+            assert_eq!(hub.online_in("test"), 2);
+            // A development login stands beside West: West is seen, East still not.
+            join(&mut sim, &handle, None);
+            second(&mut sim);
+            assert!(hub.is_seen(&user("west")), "batching: {batching}");
+            assert!(!hub.is_seen(&user("east")));
+        }
+    }
+
+    #[tokio::test]
+    async fn presence_changes_reach_the_clients_that_see_the_avatar() {
+        for batching in [false, true] {
+            let (mut sim, handle, _hub) = office(batching);
+            let (updates, queue) = mpsc::channel(8);
+            sim.world.resource_mut::<OfficePresence>().updates = queue;
+            let (west, west_joined) = join(&mut sim, &handle, Some("west"));
+            let (east, _) = join(&mut sim, &handle, Some("east"));
+            let (dev, _) = join(&mut sim, &handle, None);
+            second(&mut sim);
+            for outbox in [&west, &east, &dev] {
+                while outbox.try_next().is_some() {}
+            }
+            let busy = Presence {
+                availability: Availability::Busy,
+                activity: Activity::InACall,
+            };
+            updates
+                .try_send(PresenceUpdate {
+                    user: user("west"),
+                    presence: busy,
+                })
+                .expect("room");
+            second(&mut sim);
+            let presences = |outbox: &Outbox| -> Vec<PresenceEntry> {
+                let mut found = Vec::new();
+                while let Some(Outgoing::Frame(bytes)) = outbox.try_next() {
+                    if let Ok(ServerMessage::Presences(p)) = ServerMessage::decode(&bytes) {
+                        found.extend(p.entries);
+                    }
+                }
+                found
+            };
+            let want = vec![PresenceEntry {
+                avatar: west_joined.id,
+                availability: Availability::Busy.code(),
+                activity: Activity::InACall.code(),
+            }];
+            assert_eq!(presences(&dev), want, "batching: {batching}");
+            assert_eq!(presences(&west), want, "West sees herself");
+            assert_eq!(presences(&east), vec![], "East is too far to see West");
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::map::OfficeMap;
 use crate::movement::CollisionGrid;
 
-fn open_map(width: u32, height: u32, spawns: Vec<(i32, i32)>) -> OfficeMap {
+pub(super) fn open_map(width: u32, height: u32, spawns: Vec<(i32, i32)>) -> OfficeMap {
     OfficeMap {
         path: PathBuf::from("test.tmj"),
         width,
