@@ -14,8 +14,7 @@ use metaoffice_fakes::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, FakeMicrosoft, FakeOptions,
 };
 use metaoffice_protocol::{
-    ClientMessage, ErrorCode, Join, Knock, ListPeople, Locate, PROTOCOL_VERSION, ServerMessage,
-    Welcome, feed,
+    ClientMessage, ErrorCode, Knock, ListPeople, Locate, ServerMessage, Welcome, feed,
 };
 use metaoffice_server::Config;
 use metaoffice_server::graph::Secret;
@@ -35,16 +34,7 @@ fn token(fake: &FakeMicrosoft, oid: &str, name: &str) -> String {
 }
 
 async fn join(server: &TestServer, token: String) -> (Client, Welcome) {
-    let mut client = Client::connect(&server.ws_url()).await.expect("connect");
-    client
-        .send(&ClientMessage::Join(Join {
-            version: PROTOCOL_VERSION,
-            office: "office".to_owned(),
-            name: None,
-            token: Some(token),
-        }))
-        .await
-        .expect("send");
+    let mut client = server.join_with_token(&token).await;
     let welcome = next_matching(&mut client, |m| match m {
         ServerMessage::Welcome(w) => Some(w.clone()),
         ServerMessage::Error(e) => panic!("refused: {e:?}"),

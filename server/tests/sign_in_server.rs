@@ -9,24 +9,15 @@ use std::time::Duration;
 
 use common::tokens::{AUDIENCE, TENANT, claims, jwk, keys, sign};
 use common::{TestServer, next};
-use metaoffice_bots::{Client, Incoming};
+use metaoffice_bots::Incoming;
 use metaoffice_fakes::{FakeMicrosoft, FakeOptions};
-use metaoffice_protocol::{ClientMessage, ErrorCode, Join, PROTOCOL_VERSION, ServerMessage};
+use metaoffice_protocol::{ErrorCode, ServerMessage};
 use metaoffice_server::Config;
 use metaoffice_server::identity::REFUSED;
 use serde_json::{Value, json};
 
 async fn join_with_token(server: &TestServer, token: &str) -> Incoming {
-    let mut client = Client::connect(&server.ws_url()).await.expect("connect");
-    client
-        .send(&ClientMessage::Join(Join {
-            version: PROTOCOL_VERSION,
-            office: "office".to_owned(),
-            name: None,
-            token: Some(token.to_owned()),
-        }))
-        .await
-        .expect("send");
+    let mut client = server.join_with_token(token).await;
     next(&mut client).await
 }
 
@@ -146,16 +137,7 @@ async fn removing_the_organisation_disconnects_its_signed_in_users() {
     config.graph.tenant_id = Some(TENANT.to_owned());
     let server = TestServer::start_with(config).await;
     let token = sign(&keys().0, "k1", &claims(&fake.login_url()));
-    let mut client = Client::connect(&server.ws_url()).await.expect("connect");
-    client
-        .send(&ClientMessage::Join(Join {
-            version: PROTOCOL_VERSION,
-            office: "office".to_owned(),
-            name: None,
-            token: Some(token),
-        }))
-        .await
-        .expect("send");
+    let mut client = server.join_with_token(&token).await;
     assert!(matches!(
         next(&mut client).await,
         Incoming::Message(ServerMessage::Welcome(_))

@@ -35,14 +35,17 @@ fn user_of(session: &Session) -> Option<UserRef> {
     })
 }
 
-impl Connection {
+impl Seat {
     /// The Teams user of this seat, if any.
-    fn teams_user(seat: &Seat) -> Option<UserRef> {
-        seat.user.as_ref().map(|u| UserRef {
+    fn teams_user(&self) -> Option<UserRef> {
+        self.user.as_ref().map(|u| UserRef {
             tenant: u.tenant_id.clone(),
             oid: u.object_id.clone(),
         })
     }
+}
+
+impl Connection {
 
     /// The stored display name of `user`; `None`, with the error sent to
     /// the client, when nobody has that id in the organisation or the
@@ -79,7 +82,7 @@ impl Connection {
     /// in Teams.
     pub(super) async fn knock(&self, seat: &Seat, knock: Knock) {
         let office = seat.office.id.as_str();
-        let me_teams = Connection::teams_user(seat);
+        let me_teams = seat.teams_user();
         let me = me_teams
             .clone()
             .unwrap_or_else(|| dev_user(office, seat.joined.id));
@@ -205,7 +208,7 @@ impl Connection {
 
     /// `Locate`: which office a colleague of the same organisation is in.
     pub(super) async fn locate(&self, seat: &Seat, oid: &str) {
-        let Some(mine) = Connection::teams_user(seat) else {
+        let Some(mine) = seat.teams_user() else {
             self.error(
                 ErrorCode::NotAllowed,
                 "finding a user by id needs a Teams sign-in",

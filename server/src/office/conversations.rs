@@ -29,7 +29,7 @@ use super::groups::{
     ConversationGroup, ConversationsConfig, GroupBook, GroupChange, MeetingState, Place, Standing,
 };
 use super::network::Viewer;
-use super::people::{Identity, LOCAL_TENANT, OfficePresence};
+use super::people::{Identity, OfficePresence};
 use super::sim::{Avatar, AvatarIndex, TickCount, TickEvents};
 use crate::map::{OfficeMap, ZoneKind};
 use crate::meetings::{
@@ -300,12 +300,11 @@ fn ask(
         .map(|&id| people.member(&meetings.tenant, id))
         .collect();
     // The meeting belongs to the organisation of its Teams members.
-    let tenant = members
+    let tenant = group
+        .members
         .iter()
-        .map(|m| &m.user.tenant)
-        .find(|t| t.as_str() != meetings.tenant && t.as_str() != LOCAL_TENANT)
-        .cloned()
-        .unwrap_or_else(|| meetings.tenant.clone());
+        .find_map(|&id| people.teams(id))
+        .map_or_else(|| meetings.tenant.clone(), |i| i.user.tenant.clone());
     let kind = match group.room.and_then(|n| zones.rooms.get(n as usize)) {
         Some(room) => MeetingKind::Room {
             room: room.clone(),

@@ -1,10 +1,8 @@
 //! Conversations in the office world, stepped tick by tick: clients join
 //! through the inbox, a local meeting desk answers while the test awaits.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use metaoffice_protocol::{Direction, GroupKind, ServerMessage};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,28 +11,16 @@ use super::conversations::OfficeMeetings;
 use super::network::OfficeCommand;
 use super::outbox::Outgoing;
 use super::sim::OfficeSim;
-use super::tests::{Client, join};
+use super::tests::{Client, join, open_map};
 use super::{OfficeHandle, attach_meetings, build_office};
 use crate::config::Config;
 use crate::map::{OfficeMap, Zone, ZoneKind};
 use crate::meetings::Providers;
-use crate::movement::CollisionGrid;
 
 fn map_with(width: u32, height: u32, spawns: Vec<(i32, i32)>, zones: Vec<Zone>) -> OfficeMap {
     OfficeMap {
-        path: PathBuf::from("test.tmj"),
-        width,
-        height,
-        tile_width: 32,
-        tile_height: 32,
-        origin: (0, 0),
-        layers: vec!["floor".into()],
-        grid: CollisionGrid::open(width, height),
-        spawns,
         zones,
-        client_json: Bytes::from_static(b"{}"),
-        images: Default::default(),
-        files: Vec::new(),
+        ..open_map(width, height, spawns)
     }
 }
 

@@ -139,6 +139,24 @@ impl TestServer {
             .expect("join")
     }
 
+    /// Connects and sends `Join` for the test office with a Teams `token`;
+    /// the answer is the client's to read.
+    pub async fn join_with_token(&self, token: &str) -> Client {
+        let mut client = Client::connect(&self.ws_url()).await.expect("connect");
+        client
+            .send(&metaoffice_protocol::ClientMessage::Join(
+                metaoffice_protocol::Join {
+                    version: metaoffice_protocol::PROTOCOL_VERSION,
+                    office: "office".to_owned(),
+                    name: None,
+                    token: Some(token.to_owned()),
+                },
+            ))
+            .await
+            .expect("send");
+        client
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
