@@ -46,7 +46,6 @@ impl Seat {
 }
 
 impl Connection {
-
     /// The stored display name of `user`; `None`, with the error sent to
     /// the client, when nobody has that id in the organisation or the
     /// database cannot say now.
