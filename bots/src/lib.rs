@@ -10,8 +10,8 @@ pub mod stats;
 
 use futures_util::{SinkExt, StreamExt};
 use metaoffice_protocol::{
-    AvatarSnapshot, ClientMessage, Direction, Hold, Join, PROTOCOL_VERSION, Ping, Release,
-    ServerMessage, Step, TickFrame, Turn, Welcome,
+    AvatarSnapshot, ClientMessage, Direction, Echo, FrameError, Hold, Join, PROTOCOL_VERSION, Ping,
+    Release, ServerMessage, TickFrame, Update, Welcome,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -71,10 +71,21 @@ impl Client {
         office: &str,
         name: &str,
     ) -> Result<(Client, Welcome), ClientError> {
+        Client::join_speaking(url, office, name, PROTOCOL_VERSION).await
+    }
+
+    /// Joins as a client of protocol `version` (an older one gets the
+    /// server's older forms).
+    pub async fn join_speaking(
+        url: &str,
+        office: &str,
+        name: &str,
+        version: metaoffice_protocol::Version,
+    ) -> Result<(Client, Welcome), ClientError> {
         let mut client = Client::connect(url).await?;
         client
             .send(&ClientMessage::Join(Join {
-                version: PROTOCOL_VERSION,
+                version,
                 office: office.to_owned(),
                 name: Some(name.to_owned()),
                 token: None,
@@ -163,6 +174,12 @@ pub struct OfficeView {
     pub avatars: BTreeMap<u32, AvatarSnapshot>,
     /// The tick the view is at (the next tick to come).
     pub tick: u64,
+    /// The client's own avatar.
+    pub me: u32,
+    /// How many of its own avatar's updates an `Echo` applied that the
+    /// next tick frame repeats, and where the avatar stood before them.
+    echoed: usize,
+    echoed_from: (i32, i32),
 }
 
 impl OfficeView {
@@ -171,16 +188,20 @@ impl OfficeView {
         OfficeView {
             avatars: welcome.avatars.iter().map(|a| (a.id, a.clone())).collect(),
             tick: welcome.tick,
+            me: welcome.avatar,
+            ..OfficeView::default()
         }
     }
 
     /// Applies a message; returns false if it was a frame that could not be read.
     pub fn apply(&mut self, message: &ServerMessage) -> bool {
         match message {
-            ServerMessage::Tick(frame) => self.apply_frame(frame),
+            ServerMessage::Tick(frame) => self.apply_tick(frame).is_ok(),
+            ServerMessage::Echo(echo) => self.apply_echo(echo).is_ok(),
             ServerMessage::Snapshot(snapshot) => {
                 self.avatars = snapshot.avatars.iter().map(|a| (a.id, a.clone())).collect();
                 self.tick = snapshot.tick;
+                self.echoed = 0;
                 true
             }
             ServerMessage::Presences(presences) => {
@@ -196,40 +217,68 @@ impl OfficeView {
         }
     }
 
-    /// Applies a tick frame: disappeared, appeared, steps, turns.
-    pub fn apply_frame(&mut self, frame: &TickFrame) -> bool {
-        let (Ok(steps), Ok(turns)) = (frame.steps(), frame.turns()) else {
-            return false;
-        };
-        self.apply_unpacked(frame, &steps, &turns);
-        true
-    }
-
-    /// Applies a tick frame whose steps and turns the caller unpacked
-    /// already (a bot looks at them too: they are unpacked once).
-    pub fn apply_unpacked(&mut self, frame: &TickFrame, steps: &[Step], turns: &[Turn]) {
+    /// Applies a tick frame (disappeared, appeared, then steps and turns,
+    /// skipping its own avatar's updates that an `Echo` applied already);
+    /// returns the steps and turns it applied.
+    pub fn apply_tick(&mut self, frame: &TickFrame) -> Result<Vec<Update>, FrameError> {
         for id in &frame.disappeared {
             self.avatars.remove(id);
         }
         for avatar in &frame.appeared {
             self.avatars.insert(avatar.id, avatar.clone());
         }
-        for step in steps {
-            if let Some(a) = self.avatars.get_mut(&step.avatar) {
-                // A step starts where the previous one ended: the client
-                // lands the avatar on `from`, then walks towards `to`.
-                (a.x, a.y) = step.from;
-                a.facing = step.dir;
-                a.step = Some(step.dir);
-                a.progress = 0;
+        let (me, echoed, from) = (self.me, self.echoed, self.echoed_from);
+        let mut updates = frame.updates(|id| {
+            if id == me && echoed > 0 {
+                Some(from)
+            } else {
+                self.destination(id)
             }
+        })?;
+        if echoed > 0 {
+            let mut skip = echoed;
+            updates.retain(|u| {
+                let repeated = skip > 0 && u.avatar() == me;
+                skip -= usize::from(repeated);
+                !repeated
+            });
+            self.echoed = 0;
         }
-        for turn in turns {
-            if let Some(a) = self.avatars.get_mut(&turn.avatar) {
-                a.facing = turn.dir;
-            }
-        }
+        self.apply_updates(&updates);
         self.tick = frame.tick + 1;
+        Ok(updates)
+    }
+
+    /// Applies an `Echo` of the client's own avatar; returns its updates.
+    pub fn apply_echo(&mut self, echo: &Echo) -> Result<Vec<Update>, FrameError> {
+        let updates = echo.updates(self.me)?;
+        if self.echoed == 0 {
+            self.echoed_from = self
+                .destination(self.me)
+                .unwrap_or((echo.from_x, echo.from_y));
+        }
+        self.echoed += updates.len();
+        self.apply_updates(&updates);
+        Ok(updates)
+    }
+
+    fn apply_updates(&mut self, updates: &[Update]) {
+        for update in updates {
+            let Some(a) = self.avatars.get_mut(&update.avatar()) else {
+                continue;
+            };
+            match update {
+                Update::Step(step) => {
+                    // A step starts where the previous one ended: the client
+                    // lands the avatar on `from`, then walks towards `to`.
+                    (a.x, a.y) = step.from;
+                    a.facing = step.dir;
+                    a.step = Some(step.dir);
+                    a.progress = 0;
+                }
+                Update::Turn(turn) => a.facing = turn.dir,
+            }
+        }
     }
 
     /// Where an avatar will stand once its current step ends.

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metaoffice_protocol::{
-    ClientMessage, Direction, ErrorCode, Hold, Join, PROTOCOL_VERSION, ServerMessage, Welcome,
+    ClientMessage, Direction, ErrorCode, Hold, Join, PROTOCOL_VERSION, ServerMessage, Update,
+    Welcome,
 };
 use metaoffice_server::map::{CollisionRule, load_map};
 use metaoffice_server::movement::CollisionGrid;
@@ -323,45 +324,55 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                             stats.frames += 1;
                             stats.bytes += client.last_frame_len() as u64;
                         }
-                        // Tick frames are applied where they are looked at, unpacked once.
+                        // Frames and echoes are applied where they are looked at,
+                        // unpacked once.
                         let mut applied = None;
-                        match &message {
+                        let updates = match &message {
                             ServerMessage::Tick(frame) => {
-                                let (steps, turns) = match (frame.steps(), frame.turns()) {
-                                    (Ok(steps), Ok(turns)) => {
-                                        view.apply_unpacked(frame, &steps, &turns);
-                                        applied = Some(true);
-                                        (steps, turns)
-                                    }
-                                    _ => {
-                                        applied = Some(false);
-                                        (Vec::new(), Vec::new())
-                                    }
-                                };
+                                let updates = view.apply_tick(frame);
+                                applied = Some(updates.is_ok());
+                                let updates = updates.unwrap_or_default();
                                 if measuring {
                                     stats.tick_bytes += client.last_frame_len() as u64;
                                     stats.updates += frame.update_count() as u64;
-                                    if steps.iter().any(|s| s.avatar != me) {
+                                    for (kind, n) in stats.update_kinds.iter_mut().zip([
+                                        frame.steps.len() / 4,
+                                        frame.turns.len() / 2,
+                                        frame.moves.len(),
+                                        frame.appeared.len(),
+                                        frame.disappeared.len(),
+                                    ]) {
+                                        *kind += n as u64;
+                                    }
+                                    if updates.iter().any(|u| matches!(u, Update::Step(s) if s.avatar != me)) {
                                         let late = unix_ms() - server_time_of(&welcome, frame.tick);
                                         Stats::record(&mut stats.observe, (late.max(0.0) * 1000.0) as u64);
                                     }
                                 }
-                                if steps.iter().any(|s| s.avatar == me) {
-                                    last_own_step = Some(Instant::now());
-                                }
-                                let echoed = |dir| {
-                                    steps.iter().any(|s| s.avatar == me && s.dir == dir)
-                                        || turns.iter().any(|t| t.avatar == me && t.dir == dir)
-                                };
-                                if let Some((sent, dir)) = pending_echo
-                                    && echoed(dir)
-                                {
-                                    pending_echo = None;
-                                    if measuring {
-                                        Stats::record(&mut stats.echo, sent.elapsed().as_micros() as u64);
-                                    }
-                                }
+                                updates
                             }
+                            ServerMessage::Echo(echo) => {
+                                let updates = view.apply_echo(echo);
+                                applied = Some(updates.is_ok());
+                                if measuring {
+                                    stats.echoes += 1;
+                                }
+                                updates.unwrap_or_default()
+                            }
+                            _ => Vec::new(),
+                        };
+                        if updates.iter().any(|u| matches!(u, Update::Step(s) if s.avatar == me)) {
+                            last_own_step = Some(Instant::now());
+                        }
+                        if let Some((sent, dir)) = pending_echo
+                            && updates.iter().any(|u| u.avatar() == me && u.dir() == dir)
+                        {
+                            pending_echo = None;
+                            if measuring {
+                                Stats::record(&mut stats.echo, sent.elapsed().as_micros() as u64);
+                            }
+                        }
+                        match &message {
                             ServerMessage::Snapshot(_) => stats.snapshots += 1,
                             ServerMessage::Pong(pong) => {
                                 if measuring {
@@ -374,6 +385,8 @@ async fn bot(i: usize, kind: Kind, shared: &Shared) -> Stats {
                                 shared.progress.trouble.fetch_add(1, Ordering::Relaxed);
                             }
                             ServerMessage::Welcome(_)
+                            | ServerMessage::Tick(_)
+                            | ServerMessage::Echo(_)
                             | ServerMessage::MapChanged(_)
                             | ServerMessage::GroupFormed(_)
                             | ServerMessage::GroupChanged(_)

@@ -31,6 +31,11 @@ pub struct Stats {
     pub tick_bytes: u64,
     /// Avatar updates in those tick frames.
     pub updates: u64,
+    /// Tick-frame updates by kind: `steps` and `turns` with tiles,
+    /// compact `moves`, `appeared`, `disappeared`.
+    pub update_kinds: [u64; 5],
+    /// `Echo` messages received.
+    pub echoes: u64,
     /// Snapshots received (the bot fell behind).
     pub snapshots: u64,
     /// Inputs whose echo did not come within a second (the tile was taken meanwhile).
@@ -53,6 +58,8 @@ impl Default for Stats {
             bytes: 0,
             tick_bytes: 0,
             updates: 0,
+            update_kinds: [0; 5],
+            echoes: 0,
             snapshots: 0,
             echo_lost: 0,
             errors: BTreeMap::new(),
@@ -73,6 +80,10 @@ impl Stats {
         self.bytes += other.bytes;
         self.tick_bytes += other.tick_bytes;
         self.updates += other.updates;
+        for (mine, theirs) in self.update_kinds.iter_mut().zip(other.update_kinds) {
+            *mine += theirs;
+        }
+        self.echoes += other.echoes;
         self.snapshots += other.snapshots;
         self.echo_lost += other.echo_lost;
         for (code, n) in &other.errors {
@@ -145,6 +156,10 @@ pub struct Report {
     pub bytes_per_client_s: f64,
     /// Tick-frame payload bytes per avatar update (steps, turns, appear, disappear).
     pub bytes_per_update: f64,
+    /// Tick-frame updates by kind.
+    pub update_kinds: BTreeMap<String, u64>,
+    /// `Echo` messages per client per second.
+    pub echoes_per_client_s: f64,
     /// Snapshots received.
     pub snapshots: u64,
     /// Error frames by code number (well-behaved bots).
@@ -178,6 +193,12 @@ impl Report {
             frames_per_client_s: good.frames as f64 / clients,
             bytes_per_client_s: good.bytes as f64 / clients,
             bytes_per_update: good.tick_bytes as f64 / good.updates.max(1) as f64,
+            update_kinds: ["steps", "turns", "moves", "appeared", "disappeared"]
+                .iter()
+                .zip(good.update_kinds)
+                .map(|(kind, n)| ((*kind).to_owned(), n))
+                .collect(),
+            echoes_per_client_s: good.echoes as f64 / clients,
             snapshots: good.snapshots,
             errors: good.errors.clone(),
             disconnects: good.disconnects.clone(),
@@ -210,12 +231,14 @@ impl Report {
         out += &l("step -> observer", &self.observe);
         out += &l("ping round trip", &self.ping);
         out += &format!(
-            "per client: {:.1} frames/s, {:.0} B/s; {:.2} bytes per avatar update; {} snapshots\n",
+            "per client: {:.1} frames/s ({:.2} echoes/s), {:.0} B/s; {:.2} bytes per avatar update; {} snapshots\n",
             self.frames_per_client_s,
+            self.echoes_per_client_s,
             self.bytes_per_client_s,
             self.bytes_per_update,
             self.snapshots
         );
+        out += &format!("updates by kind: {:?}\n", self.update_kinds);
         out += &format!(
             "errors: {:?}; disconnects: {:?}; chaos provoked: {:?}\n",
             self.errors, self.disconnects, self.chaos_errors

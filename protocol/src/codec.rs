@@ -89,11 +89,18 @@ fn write_small_int(out: &mut Vec<u8>, value: i64) {
     }
 }
 
-/// Encodes a tick frame, byte for byte as `write_frame` would.
+/// Encodes a tick frame, byte for byte as `write_frame` would, except that
+/// `moves` (since 1.4) is left out when empty: such a frame is the seven
+/// fields a 1.3 frame has.
 fn encode_tick(frame: &crate::TickFrame) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(16 + frame.steps.len() + frame.turns.len() + 24 * frame.appeared.len());
-    out.extend_from_slice(&[0x92, 0x01, 0x97]);
+    let mut out = Vec::with_capacity(
+        16 + frame.steps.len()
+            + frame.turns.len()
+            + 2 * frame.moves.len()
+            + 24 * frame.appeared.len(),
+    );
+    let fields = if frame.moves.is_empty() { 0x97 } else { 0x98 };
+    out.extend_from_slice(&[0x92, 0x01, fields]);
     let _ = rmp::encode::write_uint(&mut out, frame.tick);
     write_small_int(&mut out, i64::from(frame.origin_x));
     write_small_int(&mut out, i64::from(frame.origin_y));
@@ -110,6 +117,12 @@ fn encode_tick(frame: &crate::TickFrame) -> Vec<u8> {
     let _ = rmp::encode::write_array_len(&mut out, frame.disappeared.len() as u32);
     for &id in &frame.disappeared {
         let _ = rmp::encode::write_uint(&mut out, u64::from(id));
+    }
+    if !frame.moves.is_empty() {
+        let _ = rmp::encode::write_array_len(&mut out, frame.moves.len() as u32);
+        for &value in &frame.moves {
+            write_small_int(&mut out, i64::from(value));
+        }
     }
     out
 }
@@ -181,6 +194,7 @@ impl ServerMessage {
             ServerMessage::People(_) => 13,
             ServerMessage::Located(_) => 14,
             ServerMessage::WalkEnded(_) => 15,
+            ServerMessage::Echo(_) => 16,
         }
     }
 
@@ -204,6 +218,7 @@ impl ServerMessage {
             ServerMessage::People(m) => write_frame(self.tag(), m),
             ServerMessage::Located(m) => write_frame(self.tag(), m),
             ServerMessage::WalkEnded(m) => write_frame(self.tag(), m),
+            ServerMessage::Echo(m) => write_frame(self.tag(), m),
         }
     }
 
@@ -228,6 +243,7 @@ impl ServerMessage {
             13 => ServerMessage::People(read_payload(&mut cursor, len)?),
             14 => ServerMessage::Located(read_payload(&mut cursor, len)?),
             15 => ServerMessage::WalkEnded(read_payload(&mut cursor, len)?),
+            16 => ServerMessage::Echo(read_payload(&mut cursor, len)?),
             other => return Err(DecodeError::UnknownMessage(other)),
         })
     }
@@ -294,8 +310,21 @@ mod tests {
                     })
                     .collect(),
                 disappeared: (0..next() % 3).map(|_| next() as u32).collect(),
+                moves: (0..next() % 8).skip(2).map(|_| pick(next())).collect(),
             };
-            assert_eq!(encode_tick(&frame), write_frame(1, &frame), "{frame:?}");
+            let mut expected = write_frame(1, &frame);
+            if frame.moves.is_empty() {
+                // Seven fields: the empty trailing `moves` is left out.
+                assert_eq!(expected.pop(), Some(0x90));
+                assert_eq!(expected[2], 0x98);
+                expected[2] = 0x97;
+            }
+            let encoded = encode_tick(&frame);
+            assert_eq!(encoded, expected, "{frame:?}");
+            assert_eq!(
+                ServerMessage::decode(&encoded),
+                Ok(ServerMessage::Tick(frame))
+            );
         }
     }
 }

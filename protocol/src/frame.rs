@@ -5,7 +5,10 @@
 //! coordinates are relative to the frame's origin. Both keep the integers
 //! small, and MessagePack writes an integer from -32 to 127 in one byte.
 
-use crate::messages::{AvatarSnapshot, Direction, TickFrame};
+use crate::messages::{AvatarSnapshot, Direction, Echo, TickFrame};
+
+/// The bit of a `moves` entry that marks a turn.
+const TURN: i32 = 8;
 
 /// A step that started this tick, unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,33 @@ pub struct Turn {
     pub dir: Direction,
 }
 
+/// A step or a turn, unpacked and resolved: what a client applies, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// A step started.
+    Step(Step),
+    /// A turn without a step.
+    Turn(Turn),
+}
+
+impl Update {
+    /// The avatar it is about.
+    pub fn avatar(&self) -> u32 {
+        match self {
+            Update::Step(step) => step.avatar,
+            Update::Turn(turn) => turn.avatar,
+        }
+    }
+
+    /// Its direction.
+    pub fn dir(&self) -> Direction {
+        match self {
+            Update::Step(step) => step.dir,
+            Update::Turn(turn) => turn.dir,
+        }
+    }
+}
+
 /// Why a frame's arrays could not be unpacked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
@@ -47,6 +77,9 @@ pub enum FrameError {
     /// A direction code is not 0 to 7.
     #[error("`{0}` has an unknown direction code {1}")]
     BadDirection(&'static str, i32),
+    /// A compact move names an avatar the client does not know.
+    #[error("`moves` names avatar {0}, which the client does not know")]
+    UnknownAvatar(u32),
 }
 
 fn unpack_id(field: &'static str, previous: u32, delta: i32) -> Result<u32, FrameError> {
@@ -104,10 +137,54 @@ impl TickFrame {
             .collect()
     }
 
-    /// How many avatar updates the frame carries: steps, turns, appearances
-    /// and disappearances (the unit of the load benchmark's bytes per update).
+    /// Every step and turn in the order a client applies them (after
+    /// `disappeared` and `appeared`): `steps`, `turns`, then `moves`, whose
+    /// steps start where `destination` says the client last knew the avatar
+    /// would stand (its snapshot's tile plus the step under way, or the tile
+    /// its last step entered).
+    pub fn updates(
+        &self,
+        mut destination: impl FnMut(u32) -> Option<(i32, i32)>,
+    ) -> Result<Vec<Update>, FrameError> {
+        let mut updates =
+            Vec::with_capacity(self.steps.len() / 4 + self.turns.len() / 2 + self.moves.len());
+        updates.extend(self.steps()?.into_iter().map(Update::Step));
+        updates.extend(self.turns()?.into_iter().map(Update::Turn));
+        let mut id = 0u32;
+        // Where the avatar of the entries being read stands after them.
+        let mut at: Option<(u32, (i32, i32))> = None;
+        for &code in &self.moves {
+            id = unpack_id("moves", id, code >> 4)?;
+            let dir = unpack_dir("moves", code & 7)?;
+            let from = match at {
+                Some((avatar, tile)) if avatar == id => tile,
+                _ => destination(id).ok_or(FrameError::UnknownAvatar(id))?,
+            };
+            if code & TURN != 0 {
+                at = Some((id, from));
+                updates.push(Update::Turn(Turn { avatar: id, dir }));
+            } else {
+                let step = Step {
+                    avatar: id,
+                    from,
+                    dir,
+                };
+                at = Some((id, step.to()));
+                updates.push(Update::Step(step));
+            }
+        }
+        Ok(updates)
+    }
+
+    /// How many avatar updates the frame carries: steps, turns, moves,
+    /// appearances and disappearances (the unit of the load benchmark's
+    /// bytes per update).
     pub fn update_count(&self) -> usize {
-        self.steps.len() / 4 + self.turns.len() / 2 + self.appeared.len() + self.disappeared.len()
+        self.steps.len() / 4
+            + self.turns.len() / 2
+            + self.moves.len()
+            + self.appeared.len()
+            + self.disappeared.len()
     }
 
     /// Whether nothing happened.
@@ -123,6 +200,7 @@ pub struct TickFrameBuilder {
     frame: TickFrame,
     last_step: u32,
     last_turn: u32,
+    last_move: u32,
 }
 
 impl TickFrameBuilder {
@@ -137,9 +215,11 @@ impl TickFrameBuilder {
                 turns: Vec::new(),
                 appeared: Vec::new(),
                 disappeared: Vec::new(),
+                moves: Vec::new(),
             },
             last_step: 0,
             last_turn: 0,
+            last_move: 0,
         }
     }
 
@@ -174,6 +254,31 @@ impl TickFrameBuilder {
         self
     }
 
+    /// Adds a step of an avatar the client knows, from where the client
+    /// last knew it would stand (since 1.4). Steps and turns added this way
+    /// go in ascending avatar order, each avatar's in the order they happened.
+    pub fn known_step(&mut self, avatar: u32, dir: Direction) -> &mut Self {
+        self.push_move(avatar, i32::from(dir.code()))
+    }
+
+    /// Adds a turn of an avatar the client knows (since 1.4).
+    pub fn known_turn(&mut self, avatar: u32, dir: Direction) -> &mut Self {
+        self.push_move(avatar, TURN | i32::from(dir.code()))
+    }
+
+    fn push_move(&mut self, avatar: u32, code: i32) -> &mut Self {
+        debug_assert!(
+            avatar >= self.last_move,
+            "moves must be pushed in avatar order"
+        );
+        let delta = avatar.saturating_sub(self.last_move);
+        self.last_move = avatar;
+        self.frame
+            .moves
+            .push((delta.min(i32::MAX as u32 >> 4) as i32) << 4 | code);
+        self
+    }
+
     /// Adds an avatar that came into view.
     pub fn appeared(&mut self, avatar: AvatarSnapshot) -> &mut Self {
         self.frame.appeared.push(avatar);
@@ -194,5 +299,54 @@ impl TickFrameBuilder {
     /// The finished frame.
     pub fn finish(self) -> TickFrame {
         self.frame
+    }
+}
+
+impl Echo {
+    /// An echo of nothing yet, for `tick`, the avatar standing on `from`.
+    pub fn new(tick: u64, from: (i32, i32)) -> Echo {
+        Echo {
+            tick,
+            from_x: from.0,
+            from_y: from.1,
+            moves: Vec::new(),
+        }
+    }
+
+    /// Adds a step.
+    pub fn step(&mut self, dir: Direction) -> &mut Self {
+        self.moves.push(dir.code());
+        self
+    }
+
+    /// Adds a turn.
+    pub fn turn(&mut self, dir: Direction) -> &mut Self {
+        self.moves.push(TURN as u8 | dir.code());
+        self
+    }
+
+    /// The updates of `avatar` (the client's own) it carries, in order.
+    pub fn updates(&self, avatar: u32) -> Result<Vec<Update>, FrameError> {
+        let mut at = (self.from_x, self.from_y);
+        self.moves
+            .iter()
+            .map(|&code| {
+                let dir = unpack_dir("moves", i32::from(code & 7))?;
+                if i32::from(code) & !(TURN | 7) != 0 {
+                    return Err(FrameError::BadDirection("moves", i32::from(code)));
+                }
+                Ok(if i32::from(code) & TURN != 0 {
+                    Update::Turn(Turn { avatar, dir })
+                } else {
+                    let step = Step {
+                        avatar,
+                        from: at,
+                        dir,
+                    };
+                    at = step.to();
+                    Update::Step(step)
+                })
+            })
+            .collect()
     }
 }

@@ -17,16 +17,16 @@ mod messages;
 mod wire;
 
 pub use codec::DecodeError;
-pub use frame::{FrameError, Step, TickFrameBuilder, Turn};
+pub use frame::{FrameError, Step, TickFrameBuilder, Turn, Update};
 pub use messages::{
-    AvatarSnapshot, ClientMessage, Direction, Error, ErrorCode, GroupDissolved, GroupKind,
+    AvatarSnapshot, ClientMessage, Direction, Echo, Error, ErrorCode, GroupDissolved, GroupKind,
     GroupState, Hold, Join, Knock, KnockSent, Knocked, ListPeople, Locate, Located, MapChanged,
     MapRef, MeetingReady, People, Person, Ping, Pong, PresenceEntry, Presences, Release,
     ServerMessage, Snapshot, TickFrame, Version, WalkEnded, WalkTo, Welcome, feed, walk_end,
 };
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 3 };
+pub const PROTOCOL_VERSION: Version = Version { major: 1, minor: 4 };
 
 /// The largest frame a server accepts from a client, in bytes.
 pub const MAX_CLIENT_FRAME: usize = 16 * 1024;

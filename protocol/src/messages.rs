@@ -405,6 +405,28 @@ wire_struct! {
         pub appeared: Vec<AvatarSnapshot>,
         /// Avatars that left view or the office.
         pub disappeared: Vec<u32>,
+        /// Since 1.4: steps and turns of avatars the client knows, one
+        /// integer each, `(id delta << 4) | (turn << 3) | direction`, in
+        /// avatar order; a step starts where the client last knew the avatar
+        /// would stand. Left out of the encoding when empty.
+        pub moves: Vec<i32> = Vec::new(),
+    }
+}
+
+wire_struct! {
+    /// Since 1.4, while frames carry two ticks: the client's own avatar's
+    /// steps and turns of this tick, sent at once in answer to its input.
+    /// The next tick frame repeats them as the first updates of the
+    /// client's avatar; the client skips those (see `PROTOCOL.md`).
+    pub struct Echo {
+        /// The tick they happened in.
+        pub tick: u64,
+        /// The tile the first step leaves (where the avatar stood).
+        pub from_x: i32,
+        /// Its y.
+        pub from_y: i32,
+        /// One code per update, in order: `(turn << 3) | direction`.
+        pub moves: Vec<u8>,
     }
 }
 
@@ -701,4 +723,6 @@ pub enum ServerMessage {
     Located(Located),
     /// Tag 15 (since 1.3).
     WalkEnded(WalkEnded),
+    /// Tag 16 (since 1.4).
+    Echo(Echo),
 }

@@ -4,10 +4,11 @@
 //! forward compatibility, error classes, no panics on hostile input, and the
 //! packing of tick frames.
 
+use metaoffice_protocol::Echo;
 use metaoffice_protocol::{
     AvatarSnapshot, ClientMessage, DecodeError, Direction, Error, ErrorCode, FrameError, Hold,
     Join, MAX_CLIENT_FRAME, MapRef, PROTOCOL_VERSION, Ping, Pong, Release, ServerMessage, Snapshot,
-    Step, TickFrame, TickFrameBuilder, Turn, Version, Welcome,
+    Step, TickFrame, TickFrameBuilder, Turn, Update, Version, Welcome,
 };
 use metaoffice_protocol::{GroupDissolved, GroupKind, GroupState, MeetingReady};
 use metaoffice_protocol::{
@@ -121,6 +122,8 @@ const RELEASE: &str = "920290";
 const PING: &str = "920391cf0000019b76daa87b";
 
 const WELCOME: &str = "9200989201030714cd04b0cf0000019b76daa8000893a464656d6faa2f6d6170732f64656d6f03939a07a34164610c090128c00001019a0ca547726163650a0b0128c00005089a0fa4416c616e0d0a0128c0000000";
+const TICK_COMPACT: &str = "920198cd04b10c099090919a15a54c696e75731009022802ccc80000909373503a";
+const ECHO: &str = "921094cd04b10c099103";
 const TICK: &str = "920197cd04b10c09980700000305fe0200920f02919a15a54c696e75731009022802ccc8000090";
 const TICK_LEAVE: &str = "920197cd04b70c09909090910f";
 const SNAPSHOT: &str = "920292cd0514919a07a34164610d09032803cd01900101";
@@ -217,6 +220,35 @@ fn tick() -> ServerMessage {
     ServerMessage::Tick(tick_frame())
 }
 
+/// Tick 1201 as a 1.4 client gets it: the steps and the turn are `moves`.
+fn tick_frame_compact() -> TickFrame {
+    let mut frame = TickFrameBuilder::new(1201, (12, 9));
+    frame
+        .known_step(7, Direction::Right)
+        .known_step(12, Direction::Up)
+        .known_turn(15, Direction::Left)
+        .appeared(avatar(
+            21,
+            "Linus",
+            (16, 9),
+            Direction::Left,
+            Some(Direction::Left),
+            200,
+        ));
+    frame.finish()
+}
+
+fn tick_compact() -> ServerMessage {
+    ServerMessage::Tick(tick_frame_compact())
+}
+
+/// Ada's own step of tick 1201, echoed at once while frames batch.
+fn echo() -> ServerMessage {
+    let mut echo = Echo::new(1201, (12, 9));
+    echo.step(Direction::Right);
+    ServerMessage::Echo(echo)
+}
+
 fn tick_leave() -> ServerMessage {
     let mut frame = TickFrameBuilder::new(1207, (12, 9));
     frame.disappeared(15);
@@ -298,6 +330,8 @@ fn server_examples() -> Vec<(ServerMessage, &'static str)> {
         (people(), PEOPLE),
         (located(), LOCATED),
         (walk_ended(), WALK_ENDED),
+        (tick_compact(), TICK_COMPACT),
+        (echo(), ECHO),
     ]
 }
 
@@ -446,8 +480,8 @@ fn every_direction_is_in_the_table() {
 
 #[test]
 fn documented_constants() {
-    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 3 });
-    assert_eq!(PROTOCOL_VERSION.to_string(), "1.3");
+    assert_eq!(PROTOCOL_VERSION, Version { major: 1, minor: 4 });
+    assert_eq!(PROTOCOL_VERSION.to_string(), "1.4");
     assert_eq!(MAX_CLIENT_FRAME, 16_384);
     let doc = protocol_md();
     assert!(doc.contains("16384"));
@@ -472,13 +506,20 @@ fn version_compatibility() {
 fn newer_minor_fields_are_skipped() {
     // Every example, re-framed as `[tag, [fields..., extra], extra]`.
     fn extend(hex: &str) -> Vec<u8> {
+        extend_after(hex, "")
+    }
+    // `known` holds fields this version knows that the example left out
+    // (a tick frame's empty `moves`): the extra field comes after them.
+    fn extend_after(hex: &str, known: &str) -> Vec<u8> {
         let bytes = from_hex(hex);
         assert_eq!(bytes[0], 0x92, "outer fixarray of 2");
         let fields = bytes[2] & 0x0f;
         assert_eq!(bytes[2] & 0xf0, 0x90, "payload is a fixarray");
-        assert!(fields < 15);
-        let mut out = vec![0x93, bytes[1], 0x90 | (fields + 1)];
+        assert!(fields < 14);
+        let added = if known.is_empty() { 1 } else { 2 };
+        let mut out = vec![0x93, bytes[1], 0x90 | (fields + added)];
         out.extend_from_slice(&bytes[3..]);
+        out.extend_from_slice(&from_hex(known));
         out.extend_from_slice(&from_hex("a3666f6f")); // extra payload field "foo"
         out.extend_from_slice(&from_hex("92c0c3")); // extra element [nil, true]
         out
@@ -487,7 +528,11 @@ fn newer_minor_fields_are_skipped() {
         assert_eq!(ClientMessage::decode(&extend(hex)), Ok(message), "{hex}");
     }
     for (message, hex) in server_examples() {
-        assert_eq!(ServerMessage::decode(&extend(hex)), Ok(message), "{hex}");
+        let extended = match &message {
+            ServerMessage::Tick(frame) if frame.moves.is_empty() => extend_after(hex, "90"),
+            _ => extend(hex),
+        };
+        assert_eq!(ServerMessage::decode(&extended), Ok(message), "{hex}");
     }
 
     // Trailing fields inside nested structs: Join's Version [1, 0, 7].
@@ -556,8 +601,8 @@ fn unknown_tags_are_unknown_message() {
         Err(DecodeError::UnknownMessage(256))
     );
     assert_eq!(
-        ServerMessage::decode(&from_hex("921090")),
-        Err(DecodeError::UnknownMessage(16))
+        ServerMessage::decode(&from_hex("921190")),
+        Err(DecodeError::UnknownMessage(17))
     );
     // The payload of an unknown message is not looked at.
     assert_eq!(
@@ -814,6 +859,7 @@ fn frame_errors() {
         turns,
         appeared: Vec::new(),
         disappeared: Vec::new(),
+        moves: Vec::new(),
     };
     let empty = frame(vec![], vec![]);
     assert_eq!(empty.steps(), Ok(vec![]));
@@ -1305,4 +1351,98 @@ fn feed_and_walk_end_codes_are_in_the_tables() {
             "PROTOCOL.md lacks the walk_end row {row}"
         );
     }
+}
+
+/// The compact example resolves to exactly the steps and turn of the
+/// tile-carrying one, given where the client knew each avatar would stand.
+#[test]
+fn compact_moves_resolve_to_the_same_updates() {
+    let legacy = tick_frame();
+    let mut expected: Vec<Update> = legacy
+        .steps()
+        .expect("steps")
+        .into_iter()
+        .map(Update::Step)
+        .collect();
+    expected.extend(legacy.turns().expect("turns").into_iter().map(Update::Turn));
+    let known = |id| match id {
+        7 => Some((12, 9)),
+        12 => Some((10, 11)),
+        15 => Some((13, 10)),
+        _ => None,
+    };
+    let compact = tick_frame_compact();
+    assert_eq!(compact.updates(known), Ok(expected.clone()));
+    assert_eq!(legacy.updates(|_| None), Ok(expected));
+    assert_eq!(compact.update_count(), legacy.update_count());
+    // A client that does not know Grace cannot place her step.
+    assert_eq!(
+        compact.updates(|id| if id == 12 { None } else { known(id) }),
+        Err(FrameError::UnknownAvatar(12))
+    );
+}
+
+/// A fast avatar's second step in one frame starts where its first ended;
+/// a negative id delta is malformed.
+#[test]
+fn compact_moves_chain_and_reject_bad_deltas() {
+    let mut frame = TickFrameBuilder::new(5, (0, 0));
+    frame
+        .known_step(3, Direction::Right)
+        .known_step(3, Direction::Down)
+        .known_turn(3, Direction::Left)
+        .known_step(9, Direction::UpLeft);
+    let frame = frame.finish();
+    let updates = frame
+        .updates(|id| Some(if id == 3 { (1, 1) } else { (5, 5) }))
+        .expect("resolves");
+    let step = |avatar, from, dir| Update::Step(Step { avatar, from, dir });
+    assert_eq!(
+        updates,
+        vec![
+            step(3, (1, 1), Direction::Right),
+            step(3, (2, 1), Direction::Down),
+            Update::Turn(Turn {
+                avatar: 3,
+                dir: Direction::Left
+            }),
+            step(9, (5, 5), Direction::UpLeft),
+        ]
+    );
+    let mut bad = frame.clone();
+    bad.moves[1] = -16;
+    assert_eq!(
+        bad.updates(|_| Some((0, 0))),
+        Err(FrameError::IdOrder("moves"))
+    );
+}
+
+/// An echo's updates start on its `from` tile; codes above 15 are malformed.
+#[test]
+fn echo_updates() {
+    let mut echo = Echo::new(9, (4, 4));
+    echo.turn(Direction::Up)
+        .step(Direction::Up)
+        .step(Direction::Left);
+    assert_eq!(
+        echo.updates(7),
+        Ok(vec![
+            Update::Turn(Turn {
+                avatar: 7,
+                dir: Direction::Up
+            }),
+            Update::Step(Step {
+                avatar: 7,
+                from: (4, 4),
+                dir: Direction::Up
+            }),
+            Update::Step(Step {
+                avatar: 7,
+                from: (4, 3),
+                dir: Direction::Left
+            }),
+        ])
+    );
+    echo.moves.push(16);
+    assert!(echo.updates(7).is_err());
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestServer, next, next_matching};
+use common::{TestServer, apply_steps_of, next, next_matching};
 use metaoffice_bots::{Client, Incoming, OfficeView};
 use metaoffice_protocol::{
     ClientMessage, Direction, ErrorCode, Hold, Join, PROTOCOL_VERSION, ServerMessage, Version,
@@ -330,18 +330,12 @@ async fn one_bad_client_never_hurts_the_others() {
     let mut path = Vec::new();
     while view.destination(walker_id) != Some((1, 4)) {
         let message = next_matching(&mut watcher, |m| Some(m.clone())).await;
-        assert!(view.apply(&message), "frames stay readable");
-        if let Some(steps) = steps_of(&message, walker_id) {
-            path.extend(steps);
-        }
+        path.extend(apply_steps_of(&mut view, &message, walker_id));
     }
     walker.hold(Direction::Up).await.expect("hold");
     while view.destination(walker_id) != Some((1, 1)) {
         let message = next_matching(&mut watcher, |m| Some(m.clone())).await;
-        assert!(view.apply(&message));
-        if let Some(steps) = steps_of(&message, walker_id) {
-            path.extend(steps);
-        }
+        path.extend(apply_steps_of(&mut view, &message, walker_id));
     }
     walker.release().await.expect("release");
     for pair in path.windows(2) {
@@ -355,18 +349,4 @@ async fn one_bad_client_never_hurts_the_others() {
     let _ = vandalism.await.expect("vandal task");
     still_open(&mut watcher).await;
     server.stop().await;
-}
-
-fn steps_of(message: &ServerMessage, avatar: u32) -> Option<Vec<metaoffice_protocol::Step>> {
-    match message {
-        ServerMessage::Tick(frame) => Some(
-            frame
-                .steps()
-                .ok()?
-                .into_iter()
-                .filter(|s| s.avatar == avatar)
-                .collect(),
-        ),
-        _ => None,
-    }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, next, next_matching};
+use common::{TestServer, next, next_matching, starts_step_of};
 use metaoffice_bots::{Client, Incoming, OfficeView};
 use metaoffice_protocol::{
     ClientMessage, Direction, ErrorCode, Knock, KnockSent, Knocked, ListPeople, Ping,
@@ -246,15 +246,7 @@ async fn holding_a_direction_cancels_a_walk_and_mistakes_are_refused() {
     .await;
     // The walk starts: Ada's first step shows in a frame.
     let me = ada_welcome.avatar;
-    next_matching(&mut ada, |m| match m {
-        ServerMessage::Tick(frame) => frame
-            .steps()
-            .ok()
-            .filter(|steps| steps.iter().any(|s| s.avatar == me))
-            .map(|_| ()),
-        _ => None,
-    })
-    .await;
+    next_matching(&mut ada, |m| starts_step_of(m, me).then_some(())).await;
     ada.hold(Direction::Up).await.expect("hold");
     let ended = next_matching(&mut ada, |m| match m {
         ServerMessage::WalkEnded(e) => Some(e.clone()),

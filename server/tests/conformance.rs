@@ -26,8 +26,14 @@ fn shared() -> Option<PathBuf> {
     None
 }
 
-/// Runs compare.py on each scenario; returns the failures' output.
+/// Runs compare.py on each scenario; returns the failures' output. One
+/// test at a time: on a fresh machine compare.py installs grid-engine with
+/// `npm ci` into its cache, and two installs at once in one folder fail.
 fn compare(shared: &Path, scenarios: &[PathBuf]) -> Vec<String> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let binary = env!("CARGO_BIN_EXE_metaoffice");
     let mut failures = Vec::new();
     for scenario in scenarios {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TEST_OFFICE, TestServer, http_get, next_matching, write_map};
+use common::{TEST_OFFICE, TestServer, http_get, next_matching, starts_step_of, write_map};
 use metaoffice_protocol::ServerMessage;
 
 #[tokio::test]
@@ -95,14 +95,8 @@ async fn a_broken_map_is_refused_and_the_office_keeps_its_last_good_map() {
     ada.hold(metaoffice_protocol::Direction::Down)
         .await
         .expect("hold");
-    next_matching(&mut ada, |m| match m {
-        ServerMessage::Tick(f) => f
-            .steps()
-            .ok()?
-            .iter()
-            .any(|s| s.avatar == welcome.avatar)
-            .then_some(()),
-        _ => None,
+    next_matching(&mut ada, |m| {
+        starts_step_of(m, welcome.avatar).then_some(())
     })
     .await;
     let (_bob, bob_welcome) = server.join("Bob").await;

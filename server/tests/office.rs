@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, http_get, next_matching};
+use common::{TestServer, apply_steps_of, http_get, next_matching, starts_step_of};
 use metaoffice_bots::{Incoming, OfficeView};
 use metaoffice_protocol::{Direction, ErrorCode, PROTOCOL_VERSION, ServerMessage, Step, Turn};
 
@@ -32,7 +32,9 @@ fn turn_of(message: &ServerMessage, avatar: u32) -> Option<Turn> {
 #[tokio::test]
 async fn two_clients_see_each_other_arrive_walk_bump_and_leave() {
     let server = TestServer::start().await;
-    let (mut ada, ada_welcome) = server.join("Ada").await;
+    // Both speak 1.3, so every step shows with its tile on the wire
+    // (`compact_moves_are_the_same_steps` covers 1.4).
+    let (mut ada, ada_welcome) = server.join_v13("Ada").await;
     assert_eq!(ada_welcome.version, PROTOCOL_VERSION);
     assert_eq!(ada_welcome.map.id, "office");
     assert_eq!(ada_welcome.map.url, "/maps/office");
@@ -44,7 +46,7 @@ async fn two_clients_see_each_other_arrive_walk_bump_and_leave() {
         .expect("own avatar in welcome");
     assert_eq!((me.x, me.y, me.name.as_str()), (1, 1, "Ada"));
 
-    let (mut bob, bob_welcome) = server.join("Bob").await;
+    let (mut bob, bob_welcome) = server.join_v13("Bob").await;
     let bob_id = bob_welcome.avatar;
     assert_ne!(bob_id, ada_welcome.avatar);
     assert_eq!(
@@ -301,7 +303,10 @@ async fn metrics_count_connections_frames_and_errors() {
     let (mut ada, _) = server.join("Ada").await;
     let (mut bob, bob_welcome) = server.join("Bob").await;
     bob.hold(Direction::Down).await.expect("hold");
-    next_matching(&mut ada, |m| steps_of(m, bob_welcome.avatar)).await;
+    next_matching(&mut ada, |m| {
+        starts_step_of(m, bob_welcome.avatar).then_some(())
+    })
+    .await;
     ada.send_raw(vec![0xc1]).await.expect("send");
     next_matching(&mut ada, |m| {
         matches!(m, ServerMessage::Error(_)).then_some(())
@@ -326,5 +331,100 @@ async fn metrics_count_connections_frames_and_errors() {
     assert!(value("metaoffice_frames_encoded_total{office=\"office\"}") >= 1.0);
     assert_eq!(value("metaoffice_errors_total{code=\"malformed\"}"), 1.0);
     assert!(value("metaoffice_tick_seconds_count{office=\"office\"}") >= 1.0);
+    server.stop().await;
+}
+
+/// A 1.4 client reads Bob's steps from compact `moves`; resolved against
+/// what it knows, they are the very steps a 1.3 client reads with tiles.
+#[tokio::test]
+async fn compact_moves_are_the_same_steps() {
+    let server = TestServer::start().await;
+    let (mut ada, ada_welcome) = server.join("Ada").await;
+    let (mut carol, _) = server.join_v13("Carol").await;
+    let (mut bob, bob_welcome) = server.join("Bob").await;
+    let bob_id = bob_welcome.avatar;
+    let mut view = OfficeView::from_welcome(&ada_welcome);
+    // Bob walks down column 4 from (4, 1) to the wall.
+    bob.hold(Direction::Down).await.expect("hold");
+    let (mut compact, mut read) = (0, Vec::new());
+    while read.len() < 3 {
+        let message = next_matching(&mut ada, |m| Some(m.clone())).await;
+        if let ServerMessage::Tick(frame) = &message {
+            compact += frame.moves.len();
+            assert!(frame.steps.is_empty(), "Ada knows where Bob stands");
+        }
+        read.extend(apply_steps_of(&mut view, &message, bob_id));
+    }
+    bob.release().await.expect("release");
+    let mut wire = Vec::new();
+    while wire.len() < 3 {
+        wire.extend(next_matching(&mut carol, |m| steps_of(m, bob_id)).await);
+    }
+    assert!(compact >= 3, "the steps came as moves");
+    assert_eq!(read, wire);
+    assert_eq!(read[0].from, (4, 1));
+    server.stop().await;
+}
+
+/// While frames carry two ticks, a 1.4 client's own step shows at once in
+/// an `Echo` when it starts on a tick that sends no frame; the next frame
+/// repeats it and the client skips it, so it ends where the server has it.
+#[tokio::test]
+async fn while_frames_batch_own_steps_are_echoed_at_once() {
+    let mut config = metaoffice_server::Config::default();
+    config.limits.batch_above_clients = 1;
+    let server = TestServer::start_with(config).await;
+    let (mut ada, ada_welcome) = server.join("Ada").await;
+    let ada_id = ada_welcome.avatar;
+    let mut view = OfficeView::from_welcome(&ada_welcome);
+    let (mut echoes, mut repeated) = (0, 0);
+    // Ada taps down and up column 1 until a few taps were echoed.
+    for attempt in 0..60 {
+        if echoes >= 3 {
+            break;
+        }
+        let dir = if attempt % 2 == 0 {
+            Direction::Down
+        } else {
+            Direction::Up
+        };
+        ada.hold(dir).await.expect("hold");
+        let mut echoed = false;
+        loop {
+            let message = next_matching(&mut ada, |m| Some(m.clone())).await;
+            if echoed && let ServerMessage::Tick(frame) = &message {
+                assert!(
+                    starts_step_of(&message, ada_id),
+                    "the frame repeats the echo"
+                );
+                assert!(!frame.moves.is_empty());
+                repeated += 1;
+                assert!(apply_steps_of(&mut view, &message, ada_id).is_empty());
+                break;
+            }
+            let own = apply_steps_of(&mut view, &message, ada_id);
+            if matches!(message, ServerMessage::Echo(_)) {
+                assert_eq!(own.len(), 1, "one step echoed");
+                assert_eq!(own[0].dir, dir);
+                echoes += 1;
+                echoed = true;
+            } else if !own.is_empty() {
+                break;
+            }
+        }
+        ada.release().await.expect("release");
+        // Let the step end before the next tap, and vary the phase of the
+        // taps against the frame pairs (7, 8 or 9 ticks).
+        let pause = 350 + 50 * (attempt % 3);
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    }
+    assert!(echoes >= 3, "taps echoed: {echoes}");
+    assert_eq!(repeated, echoes);
+    // A newcomer's welcome shows Ada where her own view has her.
+    let (_dan, dan_welcome) = server.join_v13("Dan").await;
+    assert_eq!(
+        OfficeView::from_welcome(&dan_welcome).destination(ada_id),
+        view.destination(ada_id)
+    );
     server.stop().await;
 }

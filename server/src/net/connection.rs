@@ -248,6 +248,7 @@ impl Connection {
                 .map(Secret::new),
             outbox: self.outbox.clone(),
             input: input.clone(),
+            version: join.version,
         };
         let command = OfficeCommand::Join { newcomer, reply };
         let asked = tokio::time::timeout(JOIN_WAIT, office.inbox.send(command)).await;

@@ -15,7 +15,7 @@
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
-use metaoffice_protocol::{AvatarSnapshot, ServerMessage, TickFrame, TickFrameBuilder};
+use metaoffice_protocol::{AvatarSnapshot, Echo, ServerMessage, TickFrame, TickFrameBuilder};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::interest::{Cell, CellIndex, DenseCells, Seen, ViewRect};
@@ -23,7 +23,7 @@ use super::network::{
     Arrivals, Departed, Departures, OfficeMetrics, OfficeView, SendPolicy, Viewer, resync,
 };
 use super::outbox::PushError;
-use super::sim::{Avatar, OfficeGrid, TickCount, TickEvents};
+use super::sim::{Avatar, AvatarIndex, OfficeGrid, TickCount, TickEvents};
 use crate::movement::{MoveEvent, Walker};
 
 /// An avatar that moved this tick: where clients saw it, where it is now.
@@ -32,6 +32,10 @@ struct Mover {
     entity: Entity,
     /// Its events: a range of the sorted event list.
     events: std::ops::Range<usize>,
+    /// Whether its first step starts where clients last knew it would
+    /// stand (and each later one where the one before ended): then a
+    /// compact frame leaves the tiles out.
+    implied: bool,
 }
 
 /// A mover as listed in a cell: what visibility checks need, inline.
@@ -111,7 +115,8 @@ pub struct EmitScratch {
     cells: Vec<Cell>,
     visited: BitSet,
     kept: BitSet,
-    views: FxHashMap<Cell, Vec<Entity>>,
+    views: FxHashMap<(Cell, bool), Vec<Entity>>,
+    answered: BitSet,
 }
 
 fn seen_now(walker: &Walker) -> Seen {
@@ -127,6 +132,22 @@ fn snapshot_of(world: &World, entity: Entity) -> Option<AvatarSnapshot> {
             .get::<Avatar>(entity)?
             .snapshot(world.get::<Walker>(entity)?),
     )
+}
+
+/// Whether each step of `events` (one avatar's, in order) starts where the
+/// one before ended, the first at `known`: the tile clients last knew the
+/// avatar would stand on.
+fn starts_where_known(events: &[MoveEvent], known: (i32, i32)) -> bool {
+    let mut at = known;
+    events.iter().all(|event| match *event {
+        MoveEvent::StepStarted { from, dir, .. } => {
+            let (dx, dy) = dir.offset();
+            let ok = from == at;
+            at = (from.0 + dx, from.1 + dy);
+            ok
+        }
+        MoveEvent::Turned { .. } => true,
+    })
 }
 
 fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
@@ -166,16 +187,18 @@ fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
     let mut avatars = world.query::<(Entity, &Avatar, &Seen, &Walker)>();
     for (entity, avatar, &before, walker) in avatars.iter(world) {
         let now = seen_now(walker);
-        let events = ranges.remove(&avatar.id).unwrap_or(0..0);
-        if (now == before && events.is_empty()) || arrival_ids.contains(&avatar.id) {
+        let range = ranges.remove(&avatar.id).unwrap_or(0..0);
+        if (now == before && range.is_empty()) || arrival_ids.contains(&avatar.id) {
             continue;
         }
         skip.insert(entity.index_u32() as usize);
+        let implied = starts_where_known(&events[range.clone()], before.next);
         movers.push((
             Mover {
                 id: avatar.id,
                 entity,
-                events,
+                events: range,
+                implied,
             },
             before,
             now,
@@ -227,6 +250,7 @@ fn build_frame(
     scratch: &mut EmitScratch,
     before: ViewRect,
     now: ViewRect,
+    compact: bool,
 ) -> TickFrame {
     let view = &world.resource::<OfficeView>().0;
     let mut frame = TickFrameBuilder::new(changes.tick, now.origin());
@@ -311,8 +335,14 @@ fn build_frame(
     }
     // Movers are in id order: so are the steps and turns.
     for index in kept.iter() {
-        for event in &changes.events[changes.movers[index].events.clone()] {
+        let mover = &changes.movers[index];
+        let known = compact && mover.implied;
+        for event in &changes.events[mover.events.clone()] {
             match *event {
+                MoveEvent::StepStarted { avatar, dir, .. } if known => {
+                    frame.known_step(avatar, dir)
+                }
+                MoveEvent::Turned { avatar, dir } if known => frame.known_turn(avatar, dir),
                 MoveEvent::StepStarted { avatar, from, dir } => frame.step(avatar, from, dir),
                 MoveEvent::Turned { avatar, dir } => frame.turn(avatar, dir),
             };
@@ -323,6 +353,11 @@ fn build_frame(
 
 /// Emit phase: one frame per view, the same bytes for every client that
 /// shares it; clients whose outbox is full get a snapshot instead.
+///
+/// While frames batch two ticks, a player whose input was answered on the
+/// tick that sends nothing hears of it at once through an `Echo`; on the
+/// tick that sends, those players' frames are queued before everyone
+/// else's. Either way a player sees its own avatar answer within a tick.
 pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     let scratch = &mut *scratch;
     let tick = world.resource::<TickCount>().0;
@@ -334,19 +369,31 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
         .ticks_per_frame
         .get_or_create(&metrics.label)
         .set(interval as i64);
-    if !(tick + 1).is_multiple_of(interval) {
-        // Batching: this tick's events go out with the next one's.
-        world.resource_mut::<TickEvents>().carry = true;
-        return;
-    }
-    world.resource_mut::<TickEvents>().carry = false;
-    let changes = gather_changes(world, scratch);
-    world.resource_mut::<Arrivals>().0.clear();
     let encoded = metrics
         .metrics
         .frames_encoded
         .get_or_create(&metrics.label)
         .clone();
+    if !(tick + 1).is_multiple_of(interval) {
+        // Batching: this tick's events go out with the next one's.
+        world.resource_mut::<TickEvents>().carry = true;
+        let echoes = send_echoes(world);
+        encoded.inc_by(echoes);
+        return;
+    }
+    world.resource_mut::<TickEvents>().carry = false;
+    let changes = gather_changes(world, scratch);
+    world.resource_mut::<Arrivals>().0.clear();
+    let mut answered = std::mem::take(&mut scratch.answered);
+    answered.reset(0);
+    {
+        let index = world.resource::<AvatarIndex>();
+        for id in &world.resource::<TickEvents>().answered {
+            if let Some(entity) = index.0.get(id) {
+                answered.insert(entity.index_u32() as usize);
+            }
+        }
+    }
     let view = world.resource::<OfficeView>().0.clone();
     let mut groups = std::mem::take(&mut scratch.views);
     for members in groups.values_mut() {
@@ -357,49 +404,67 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     for (entity, mut viewer, walker) in viewers.iter_mut(world) {
         match view.reanchor(viewer.anchor, walker.tile) {
             Some(anchor) => {
-                moved_views.push((entity, viewer.anchor, anchor));
+                moved_views.push((entity, viewer.anchor, anchor, viewer.compact));
                 viewer.anchor = anchor;
             }
-            None => groups.entry(viewer.anchor).or_default().push(entity),
+            None => groups
+                .entry((viewer.anchor, viewer.compact))
+                .or_default()
+                .push(entity),
         }
     }
-    let mut lagging = Vec::new();
-    let mut gone = Vec::new();
-    let mut send = |world: &World, entity: Entity, bytes: &Bytes| {
-        if let Some(viewer) = world.get::<Viewer>(entity) {
-            match viewer.outbox.push(bytes.clone()) {
-                Ok(()) => {}
-                Err(PushError::Full) => lagging.push(entity),
-                Err(PushError::Closed) => gone.push(entity),
-            }
-        }
-    };
-    for (anchor, members) in &groups {
+    // Every frame is built first, then queued: answered players first.
+    let mut built: Vec<(Bytes, &[Entity])> = Vec::with_capacity(groups.len());
+    for (&(anchor, compact), members) in &groups {
         if members.is_empty() {
             continue;
         }
-        let rect = view.view(*anchor);
-        let frame = build_frame(world, &changes, scratch, rect, rect);
+        let rect = view.view(anchor);
+        let frame = build_frame(world, &changes, scratch, rect, rect, compact);
         if !frame.is_empty() {
-            let bytes = Bytes::from(ServerMessage::Tick(frame).encode());
-            encoded.inc();
+            built.push((Bytes::from(ServerMessage::Tick(frame).encode()), members));
+        }
+    }
+    let mut own: Vec<(Bytes, [Entity; 1])> = Vec::with_capacity(moved_views.len());
+    for &(entity, old, new, compact) in &moved_views {
+        let frame = build_frame(
+            world,
+            &changes,
+            scratch,
+            view.view(old),
+            view.view(new),
+            compact,
+        );
+        if !frame.is_empty() {
+            own.push((Bytes::from(ServerMessage::Tick(frame).encode()), [entity]));
+        }
+    }
+    encoded.inc_by((built.len() + own.len()) as u64);
+    let mut lagging = Vec::new();
+    let mut gone = Vec::new();
+    for first in [true, false] {
+        let frames = built
+            .iter()
+            .map(|(bytes, members)| (bytes, *members))
+            .chain(own.iter().map(|(bytes, one)| (bytes, &one[..])));
+        for (bytes, members) in frames {
             for &entity in members {
-                send(world, entity, &bytes);
+                if answered.contains(entity.index_u32() as usize) != first {
+                    continue;
+                }
+                if let Some(viewer) = world.get::<Viewer>(entity) {
+                    match viewer.outbox.push(bytes.clone()) {
+                        Ok(()) => {}
+                        Err(PushError::Full) => lagging.push(entity),
+                        Err(PushError::Closed) => gone.push(entity),
+                    }
+                }
             }
         }
     }
-    for &(entity, old, new) in &moved_views {
-        let frame = build_frame(world, &changes, scratch, view.view(old), view.view(new));
-        if !frame.is_empty() {
-            encoded.inc();
-            send(
-                world,
-                entity,
-                &Bytes::from(ServerMessage::Tick(frame).encode()),
-            );
-        }
-    }
+    drop(built);
     scratch.views = groups;
+    scratch.answered = answered;
     // Clients now know where the movers are.
     for &(entity, before, now) in &changes.moved {
         if let Some(mut seen) = world.get_mut::<Seen>(entity) {
@@ -420,6 +485,62 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     for entity in gone {
         super::network::leave(world, entity);
     }
+}
+
+/// On a tick whose events wait for the next frame: an `Echo` to each
+/// compact client whose own input was answered this tick. Returns how many
+/// were queued. A full outbox just misses its echo (the next frame carries
+/// the same updates, and resynchronises the client if it is still full).
+fn send_echoes(world: &World) -> u64 {
+    let events = world.resource::<TickEvents>();
+    if events.answered.is_empty() {
+        return 0;
+    }
+    let tick = world.resource::<TickCount>().0;
+    let index = world.resource::<AvatarIndex>();
+    let mut this_tick: Vec<&MoveEvent> = events.events[events.tick_start..]
+        .iter()
+        .filter(|e| events.answered.binary_search(&e.avatar()).is_ok())
+        .collect();
+    // Stable: each avatar's updates stay in the order they happened.
+    this_tick.sort_by_key(|e| e.avatar());
+    let mut sent = 0;
+    for updates in this_tick.chunk_by(|a, b| a.avatar() == b.avatar()) {
+        let id = updates[0].avatar();
+        let Some(&entity) = index.0.get(&id) else {
+            continue;
+        };
+        let (Some(viewer), Some(walker)) =
+            (world.get::<Viewer>(entity), world.get::<Walker>(entity))
+        else {
+            continue;
+        };
+        if !viewer.compact {
+            continue;
+        }
+        let from = updates
+            .iter()
+            .find_map(|e| match **e {
+                MoveEvent::StepStarted { from, .. } => Some(from),
+                MoveEvent::Turned { .. } => None,
+            })
+            .unwrap_or(walker.tile);
+        let mut echo = Echo::new(tick, from);
+        for event in updates {
+            match **event {
+                MoveEvent::StepStarted { dir, .. } => echo.step(dir),
+                MoveEvent::Turned { dir, .. } => echo.turn(dir),
+            };
+        }
+        if viewer
+            .outbox
+            .push(Bytes::from(ServerMessage::Echo(echo).encode()))
+            .is_ok()
+        {
+            sent += 1;
+        }
+    }
+    sent
 }
 
 /// Every avatar in `rect`, by id.

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
 use metaoffice_protocol::{
-    ErrorCode, MapChanged, MapRef, PROTOCOL_VERSION, Person, ServerMessage, Snapshot, Welcome,
+    ErrorCode, MapChanged, MapRef, PROTOCOL_VERSION, Person, ServerMessage, Snapshot, Version,
+    Welcome,
 };
 
 use crate::map::OfficeMap;
@@ -191,6 +192,9 @@ pub struct Viewer {
     pub resyncs: Vec<u64>,
     /// The cell its view is anchored on.
     pub anchor: Cell,
+    /// Whether it reads compact moves and echoes (protocol 1.4 and later);
+    /// older clients get every step with its tile.
+    pub compact: bool,
 }
 
 fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
@@ -231,6 +235,8 @@ pub struct Newcomer {
     pub user: Option<UserRef>,
     /// The user's Teams token, for meeting providers that need it.
     pub teams_token: Option<Secret>,
+    /// The protocol version the client speaks.
+    pub version: Version,
 }
 
 impl Newcomer {
@@ -243,6 +249,7 @@ impl Newcomer {
             start: None,
             user: None,
             teams_token: None,
+            version: PROTOCOL_VERSION,
         }
     }
 }
@@ -255,6 +262,7 @@ fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, Str
         start,
         user,
         teams_token,
+        version,
     } = newcomer;
     let info = world.resource::<OfficeInfo>().clone();
     let population = world.resource::<super::sim::JoinOrder>().0.len();
@@ -287,6 +295,7 @@ fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, Str
         outbox: outbox.clone(),
         resyncs: Vec::new(),
         anchor,
+        compact: version.major > 1 || version.minor >= 4,
     };
     let seen = Seen { tile, next: tile };
     let entity = spawn_avatar(

@@ -47,6 +47,12 @@ pub struct TickEvents {
     pub events: Vec<MoveEvent>,
     /// Set while the emit phase batches ticks: keep this tick's events for the next frame.
     pub carry: bool,
+    /// Where this tick's events start in `events`.
+    pub tick_start: usize,
+    /// Avatars whose events this tick answer their player's input (a step
+    /// from standing or a turn), by id, ascending: their clients hear of it
+    /// first.
+    pub answered: Vec<u32>,
 }
 
 /// The tick about to run (before the schedule) or running (during it).
@@ -108,6 +114,8 @@ fn hold_directions(
     if !events.carry {
         events.events.clear();
     }
+    let start = events.events.len();
+    events.tick_start = start;
     let mut env = Surroundings {
         grid: &grid.0,
         reservations: &mut reservations.0,
@@ -121,6 +129,13 @@ fn hold_directions(
             walker.hold(dir, &mut env);
         }
     }
+    let TickEvents {
+        events, answered, ..
+    } = &mut *events;
+    answered.clear();
+    answered.extend(events[start..].iter().map(MoveEvent::avatar));
+    answered.sort_unstable();
+    answered.dedup();
 }
 
 /// Advances every avatar by one tick, in join order.

@@ -47,13 +47,29 @@ pub(super) fn join(
     name: &str,
     capacity: usize,
 ) -> Client {
+    join_speaking(
+        sim,
+        handle,
+        name,
+        capacity,
+        metaoffice_protocol::PROTOCOL_VERSION,
+    )
+}
+
+/// A client that joins with protocol `version`.
+fn join_speaking(
+    sim: &mut OfficeSim,
+    handle: &super::OfficeHandle,
+    name: &str,
+    capacity: usize,
+    version: metaoffice_protocol::Version,
+) -> Client {
     let outbox = Outbox::new(capacity);
     let input = InputSlot::default();
     let (reply, mut answer) = oneshot::channel();
-    let command = OfficeCommand::Join {
-        newcomer: Newcomer::dev(name, outbox.clone(), input.clone()),
-        reply,
-    };
+    let mut newcomer = Newcomer::dev(name, outbox.clone(), input.clone());
+    newcomer.version = version;
+    let command = OfficeCommand::Join { newcomer, reply };
     handle.inbox.try_send(command).expect("inbox has room");
     sim.tick();
     let joined = answer
@@ -210,19 +226,28 @@ async fn leaving_frees_the_avatar_tiles_and_spawns_rotate() {
 
 /// Many avatars wander while each client replays its frames: after every
 /// tick, each client knows exactly the avatars in its view, and where each
-/// is heading, as the server does.
+/// is heading, as the server does. A third of the clients speak 1.3 (every
+/// step with its tile), the others 1.4 (compact moves).
 #[tokio::test]
 async fn every_client_replays_exactly_what_is_in_its_view() {
-    replay_matches_the_server(usize::MAX, 1).await;
+    replay_matches_the_server(usize::MAX, 1, 7.0).await;
 }
 
-/// The same with frames batching two ticks (as in a crowded office).
+/// The same with frames batching two ticks (as in a crowded office): 1.4
+/// clients also get echoes of their own steps between frames.
 #[tokio::test]
 async fn every_client_replays_exactly_what_is_in_its_view_with_batched_frames() {
-    replay_matches_the_server(1, 2).await;
+    replay_matches_the_server(1, 2, 7.0).await;
 }
 
-async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: u64) {
+/// The same with avatars fast enough to start a step on most ticks, so
+/// that frames hold several steps of one avatar, some of them echoed.
+#[tokio::test]
+async fn fast_avatars_replay_exactly_with_batched_frames() {
+    replay_matches_the_server(1, 2, 25.0).await;
+}
+
+async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: u64, speed: f64) {
     use metaoffice_bots::OfficeView as Replay;
     use rand::{Rng, SeedableRng};
 
@@ -235,7 +260,7 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
         },
         ..Config::default()
     };
-    config.office.speed = 7.0;
+    config.office.speed = speed;
     config.limits.batch_above_clients = batch_above_clients;
     let mut map = open_map(40, 30, (0..30).map(|i| (i % 40, (i * 7) % 30)).collect());
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -254,10 +279,16 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
     }
     let (mut sim, handle) = build_office("test", &map, &config, Default::default());
     let mut clients = Vec::new();
+    let legacy = metaoffice_protocol::Version { major: 1, minor: 3 };
     for i in 0..30 {
-        let client = join(&mut sim, &handle, &format!("c{i}"), 10_000);
+        let client = if i % 3 == 0 {
+            join_speaking(&mut sim, &handle, &format!("c{i}"), 10_000, legacy.clone())
+        } else {
+            join(&mut sim, &handle, &format!("c{i}"), 10_000)
+        };
         clients.push((client, None::<Replay>));
     }
+    let (mut moves, mut echoes, mut steps) = (0, 0, 0);
     // Everyone reads their welcome and what happened while the others joined.
     for (client, replay) in &mut clients {
         for outgoing in drain(&client.outbox).await {
@@ -282,12 +313,23 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
         }
         sim.tick();
         if !sim.tick_count().is_multiple_of(ticks_per_frame) {
-            // Mid-batch: nothing was sent this tick.
-            for (client, _) in &clients {
-                assert!(
-                    client.outbox.is_empty(),
-                    "no frame in the middle of a batch"
-                );
+            // Mid-batch: no frame this tick, only echoes of answered input
+            // to 1.4 clients, about their own avatar, which stands where
+            // the echo leaves it.
+            for (index, (client, replay)) in clients.iter_mut().enumerate() {
+                for outgoing in drain(&client.outbox).await {
+                    let message = decode(&outgoing);
+                    let ServerMessage::Echo(echo) = &message else {
+                        panic!("only echoes in the middle of a batch: {message:?}");
+                    };
+                    assert_ne!(index % 3, 0, "no echo for a 1.3 client");
+                    assert_eq!(echo.tick + 1, sim.tick_count());
+                    echoes += 1;
+                    let replay = replay.as_mut().expect("welcomed");
+                    assert!(replay.apply(&message));
+                    let me = sim.walker(client.joined.entity).expect("avatar");
+                    assert_eq!(replay.destination(client.joined.id), Some(me.next_tile()));
+                }
             }
             continue;
         }
@@ -305,6 +347,8 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
                     appeared.dedup();
                     disappeared.dedup();
                     assert_eq!((appeared.len(), disappeared.len()), count, "{frame:?}");
+                    moves += frame.moves.len();
+                    steps += frame.steps.len() / 4;
                 }
                 assert!(replay.as_mut().expect("welcomed").apply(&message));
             }
@@ -337,4 +381,7 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
             assert_eq!(got, expected, "tick {tick}, client {}", client.joined.id);
         }
     }
+    // Both forms and (when batching) echoes were exercised.
+    assert!(moves > 100 && steps > 100, "moves {moves}, steps {steps}");
+    assert_eq!(echoes > 0, ticks_per_frame > 1, "echoes {echoes}");
 }

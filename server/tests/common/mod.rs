@@ -139,6 +139,15 @@ impl TestServer {
             .expect("join")
     }
 
+    /// Joins the test office as a protocol 1.3 client, which gets every
+    /// step with its tile (`steps`) and no echoes.
+    pub async fn join_v13(&self, name: &str) -> (Client, metaoffice_protocol::Welcome) {
+        let v13 = metaoffice_protocol::Version { major: 1, minor: 3 };
+        Client::join_speaking(&self.ws_url(), "office", name, v13)
+            .await
+            .expect("join")
+    }
+
     /// Connects and sends `Join` for the test office with a Teams `token`;
     /// the answer is the client's to read.
     pub async fn join_with_token(&self, token: &str) -> Client {
@@ -215,4 +224,42 @@ pub async fn http_get(url: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Whether `message` is a tick frame that starts a step of `avatar`, in
+/// either form (with its tile in `steps`, or compact in `moves`); the tiles
+/// are not looked at.
+pub fn starts_step_of(message: &ServerMessage, avatar: u32) -> bool {
+    match message {
+        ServerMessage::Tick(frame) => frame.updates(|_| Some((0, 0))).is_ok_and(|updates| {
+            updates
+                .iter()
+                .any(|u| matches!(u, metaoffice_protocol::Update::Step(s) if s.avatar == avatar))
+        }),
+        _ => false,
+    }
+}
+
+/// Applies `message` to `view`, failing the test if it cannot; returns the
+/// steps of `avatar` it applied, compact ones resolved.
+pub fn apply_steps_of(
+    view: &mut metaoffice_bots::OfficeView,
+    message: &ServerMessage,
+    avatar: u32,
+) -> Vec<metaoffice_protocol::Step> {
+    let updates = match message {
+        ServerMessage::Tick(frame) => view.apply_tick(frame).expect("the frame resolves"),
+        ServerMessage::Echo(echo) => view.apply_echo(echo).expect("the echo reads"),
+        other => {
+            assert!(view.apply(other), "readable: {other:?}");
+            Vec::new()
+        }
+    };
+    updates
+        .into_iter()
+        .filter_map(|u| match u {
+            metaoffice_protocol::Update::Step(s) if s.avatar == avatar => Some(s),
+            _ => None,
+        })
+        .collect()
 }
