@@ -2,11 +2,12 @@
 //! groups, or a realistic mix. Each behaviour decides, when asked, which
 //! direction to hold next and when to ask again.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use metaoffice_protocol::Direction;
-use metaoffice_server::movement::CollisionGrid;
+use metaoffice_server::movement::{CollisionGrid, PathFinder, PathQuery};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -55,46 +56,46 @@ pub struct Behavior {
     done: bool,
 }
 
-/// Four-direction shortest path on the collision grid (ignoring avatars).
+/// Four-direction shortest path on the collision grid (ignoring avatars),
+/// as tiles to enter: the server's A* search to a tile next to `to`, then
+/// the step onto it. Each thread keeps its search state between calls.
 pub fn path(
     grid: &CollisionGrid,
     from: (i32, i32),
     to: (i32, i32),
 ) -> Option<VecDeque<(i32, i32)>> {
+    thread_local! {
+        static FINDER: RefCell<PathFinder> = RefCell::default();
+    }
     let (w, h) = (grid.width(), grid.height());
-    let index = |(x, y): (i32, i32)| (y * w + x) as usize;
     if grid.is_tile_blocked(to.0, to.1) || from.0 < 0 || from.1 < 0 || from.0 >= w || from.1 >= h {
         return None;
     }
-    let mut came = vec![u32::MAX; (w * h) as usize];
-    let mut queue = VecDeque::from([from]);
-    came[index(from)] = index(from) as u32;
-    while let Some(tile) = queue.pop_front() {
-        if tile == to {
-            let mut out = VecDeque::new();
-            let mut at = tile;
-            while at != from {
-                out.push_front(at);
-                let prev = came[index(at)] as i32;
-                at = (prev % w, prev / w);
-            }
-            return Some(out);
-        }
-        for d in [
-            Direction::Up,
-            Direction::Down,
-            Direction::Left,
-            Direction::Right,
-        ] {
-            let (dx, dy) = d.offset();
-            let next = (tile.0 + dx, tile.1 + dy);
-            if !grid.blocks_step(next.0, next.1, d) && came[index(next)] == u32::MAX {
-                came[index(next)] = index(tile) as u32;
-                queue.push_back(next);
-            }
-        }
+    if from == to {
+        return Some(VecDeque::new());
     }
-    None
+    let query = PathQuery {
+        grid,
+        from,
+        target: to,
+        directions: 4,
+        taken: &|_| false,
+        budget: (w.max(0) as usize) * (h.max(0) as usize),
+    };
+    let steps = FINDER.with_borrow_mut(|finder| finder.find(&query)).ok()?;
+    let mut out = VecDeque::with_capacity(steps.len() + 1);
+    let mut at = from;
+    for dir in steps {
+        let (dx, dy) = dir.offset();
+        at = (at.0 + dx, at.1 + dy);
+        out.push_back(at);
+    }
+    let last = direction_to(at, to)?;
+    if grid.blocks_step(to.0, to.1, last) {
+        return None;
+    }
+    out.push_back(to);
+    Some(out)
 }
 
 fn direction_to(from: (i32, i32), to: (i32, i32)) -> Option<Direction> {
@@ -232,5 +233,40 @@ impl Behavior {
             self.holding = Some(dir);
             (Action::Hold(dir), poll)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metaoffice_server::movement::TileCollision;
+
+    /// A path goes around a wall, one tile at a time, and ends on the target.
+    #[test]
+    fn paths_go_around_walls_onto_the_target() {
+        let mut grid = CollisionGrid::open(7, 5);
+        for y in 0..4 {
+            grid.set(
+                3,
+                y,
+                TileCollision {
+                    blocked: true,
+                    ..Default::default()
+                },
+            );
+        }
+        let tiles = path(&grid, (1, 1), (5, 1)).expect("a way round");
+        assert_eq!(tiles.back(), Some(&(5, 1)));
+        assert!(tiles.contains(&(3, 4)), "through the gap: {tiles:?}");
+        let mut at = (1, 1);
+        for &next in &tiles {
+            let dir = direction_to(at, next).expect("one step at a time");
+            assert!(!grid.blocks_step(next.0, next.1, dir));
+            at = next;
+        }
+        // Shortest: 4 across and 3 down and 3 up again.
+        assert_eq!(tiles.len(), 10);
+        assert_eq!(path(&grid, (1, 1), (3, 0)), None, "a wall is no target");
+        assert_eq!(path(&grid, (2, 2), (2, 2)), Some(VecDeque::new()));
     }
 }

@@ -231,6 +231,7 @@ pub fn start_office(
         let mut interval = tokio::time::interval(period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let tick_seconds = metrics.tick_seconds.get_or_create(&label).clone();
+        let tick_cpu_seconds = metrics.tick_cpu_seconds.get_or_create(&label).clone();
         let avatars = metrics.avatars.get_or_create(&label).clone();
         let mut overruns = 0u64;
         let mut last_report = std::time::Instant::now();
@@ -240,9 +241,12 @@ pub fn start_office(
                 _ = interval.tick() => {
                     sim.world.resource_mut::<ServerClock>().0 = unix_ms();
                     let started = std::time::Instant::now();
+                    let cpu_before = crate::metrics::thread_cpu_time();
                     sim.tick();
                     let took = started.elapsed();
+                    let cpu = crate::metrics::thread_cpu_time().saturating_sub(cpu_before);
                     tick_seconds.observe(took.as_secs_f64());
+                    tick_cpu_seconds.observe(cpu.as_secs_f64());
                     let count = sim.world.resource::<JoinOrder>().0.len();
                     population.store(count, Ordering::Relaxed);
                     avatars.set(count as i64);
