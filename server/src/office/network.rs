@@ -151,7 +151,9 @@ pub struct OfficeMetrics {
 /// How often frames go out: every tick, or every second tick once the office
 /// holds `batch_above` people or more (the cost of sending is per frame, so
 /// at thousands of clients halving the frame rate halves the send work;
-/// movement still runs at the full tick rate).
+/// movement still runs at the full tick rate). A player's own answered
+/// input is not held back by it: see `emit::emit_frames` (echoes, and
+/// answered players' frames queued first).
 #[derive(Resource, Debug, Clone)]
 pub struct SendPolicy {
     batch_above: usize,
