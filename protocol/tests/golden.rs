@@ -199,20 +199,25 @@ fn welcome() -> ServerMessage {
     })
 }
 
+/// Linus comes into view at (16, 9), 200/1000 into a step left.
+fn linus() -> AvatarSnapshot {
+    avatar(
+        21,
+        "Linus",
+        (16, 9),
+        Direction::Left,
+        Some(Direction::Left),
+        200,
+    )
+}
+
 fn tick_frame() -> TickFrame {
     let mut frame = TickFrameBuilder::new(1201, (12, 9));
     frame
         .step(7, (12, 9), Direction::Right)
         .step(12, (10, 11), Direction::Up)
         .turn(15, Direction::Left)
-        .appeared(avatar(
-            21,
-            "Linus",
-            (16, 9),
-            Direction::Left,
-            Some(Direction::Left),
-            200,
-        ));
+        .appeared(linus());
     frame.finish()
 }
 
@@ -227,14 +232,7 @@ fn tick_frame_compact() -> TickFrame {
         .known_step(7, Direction::Right)
         .known_step(12, Direction::Up)
         .known_turn(15, Direction::Left)
-        .appeared(avatar(
-            21,
-            "Linus",
-            (16, 9),
-            Direction::Left,
-            Some(Direction::Left),
-            200,
-        ));
+        .appeared(linus());
     frame.finish()
 }
 
