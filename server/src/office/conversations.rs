@@ -28,9 +28,9 @@ use tokio::sync::mpsc;
 use super::groups::{
     ConversationGroup, ConversationsConfig, GroupBook, GroupChange, MeetingState, Place, Standing,
 };
-use super::network::Viewer;
+use super::network::{SendPolicy, Viewer};
 use super::people::{Identity, OfficePresence};
-use super::sim::{Avatar, AvatarIndex, TickCount, TickEvents};
+use super::sim::{Avatar, AvatarIndex, TickCount};
 use crate::map::{OfficeMap, ZoneKind};
 use crate::meetings::{
     MeetingDesk, MeetingKey, MeetingKind, MeetingOutcome, MeetingRequest, Member, ProviderKind,
@@ -358,12 +358,11 @@ pub fn receive_meetings(
 }
 
 /// Conversations phase: recomputes the groups and tells members what changed.
-/// While frames batch two ticks, it runs on the first tick of each batch
-/// only: what it finds goes out with the batch's frame anyway, and the
-/// second tick, which builds every frame, is spared the work.
+/// While frames batch two ticks, it runs on every second tick only: each
+/// member hears of it with its next frame either way.
 #[allow(clippy::too_many_arguments)]
 pub fn track_groups(
-    (events, tick): (Res<TickEvents>, Res<TickCount>),
+    (policy, tick): (Res<SendPolicy>, Res<TickCount>),
     mut conversations: ResMut<Conversations>,
     zones: Res<ConversationZones>,
     mut meetings: Option<ResMut<OfficeMeetings>>,
@@ -372,8 +371,7 @@ pub fn track_groups(
     mut standing: Local<Vec<Standing>>,
     mut people: Members,
 ) {
-    if events.carry {
-        // The last tick was the first of a batch: this one sends it.
+    if !tick.0.is_multiple_of(policy.ticks_per_frame()) {
         return;
     }
     standing.clear();
@@ -466,21 +464,24 @@ pub fn track_groups(
 }
 
 /// Emit phase: group messages into the members' outboxes, after the tick
-/// frame, and only in ticks that send frames (an office that batches two
-/// ticks per frame holds them for the next). A client whose outbox is full
-/// misses them (its next snapshot does not repeat them).
+/// frame, each with its member's frame (while frames batch two ticks, a
+/// member whose phase gets no frame this tick gets its mail next tick). A
+/// client whose outbox is full misses them (its next snapshot does not
+/// repeat them).
 pub fn send_group_mail(
     mut mail: ResMut<GroupMail>,
-    events: Res<TickEvents>,
+    (policy, tick): (Res<SendPolicy>, Res<TickCount>),
     index: Res<AvatarIndex>,
     viewers: Query<&Viewer>,
 ) {
-    if events.carry {
-        return;
-    }
-    for (avatar, bytes) in mail.0.drain(..) {
-        if let Some(viewer) = index.0.get(&avatar).and_then(|&e| viewers.get(e).ok()) {
-            let _ = viewer.outbox.push(bytes);
+    mail.0.retain(|(avatar, bytes)| {
+        let Some(viewer) = index.0.get(avatar).and_then(|&e| viewers.get(e).ok()) else {
+            return false;
+        };
+        if !policy.sends(tick.0, viewer.phase) {
+            return true;
         }
-    }
+        let _ = viewer.outbox.push(bytes.clone());
+        false
+    });
 }

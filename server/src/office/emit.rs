@@ -12,13 +12,18 @@
 //! looks at its own cells, each mover once (a bit set per view), and finds
 //! the steps to send in id order without sorting. The lists and bit sets
 //! are kept between ticks.
+//!
+//! Clients are in send phases (see `SendPolicy`): a pass builds the frames
+//! of the phases due this tick from what those phases' clients last saw
+//! (their `Told` positions, their part of the cell index, the arrivals and
+//! departures since their last frame, and the ticks since then).
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
 use metaoffice_protocol::{AvatarSnapshot, Echo, ServerMessage, TickFrame, TickFrameBuilder};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::interest::{Cell, CellIndex, DenseCells, Seen, ViewRect};
+use super::interest::{Cell, CellIndex, DenseCells, PHASES, Seen, Told, ViewRect};
 use super::network::{
     Arrivals, Departed, Departures, OfficeMetrics, OfficeView, SendPolicy, Viewer, resync,
 };
@@ -54,7 +59,7 @@ struct TickChanges {
     movers: Vec<Mover>,
     /// Movers by every cell whose view may see them before or after.
     mover_cells: DenseCells<CellMover>,
-    /// Movers' positions, for updating the cell index afterwards.
+    /// Movers' and arrivals' positions, for updating the cell index afterwards.
     moved: Vec<(Entity, Seen, Seen)>,
     arrivals: Vec<(u32, Seen, AvatarSnapshot)>,
     /// Movers and arrivals, by entity index: the avatars a moving view
@@ -117,6 +122,7 @@ pub struct EmitScratch {
     kept: BitSet,
     views: FxHashMap<(Cell, bool), Vec<Entity>>,
     answered: BitSet,
+    window: Vec<MoveEvent>,
 }
 
 fn seen_now(walker: &Walker) -> Seen {
@@ -150,22 +156,48 @@ fn starts_where_known(events: &[MoveEvent], known: (i32, i32)) -> bool {
     })
 }
 
-fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
+/// What changed since the last frame of the phases in `pass` (which were
+/// all sent their last frame on the same tick, so know the same office).
+fn gather_changes(world: &mut World, scratch: &mut EmitScratch, pass: &[usize]) -> TickChanges {
     let tick = world.resource::<TickCount>().0;
-    let departures = std::mem::take(&mut world.resource_mut::<Departures>().0);
-    let mut events = std::mem::take(&mut world.resource_mut::<TickEvents>().events);
+    let lead = pass[0];
+    let departures = std::mem::take(&mut world.resource_mut::<Departures>().0[lead]);
+    let arrived = std::mem::take(&mut world.resource_mut::<Arrivals>().0[lead]);
+    for &phase in &pass[1..] {
+        world.resource_mut::<Departures>().0[phase].clear();
+        world.resource_mut::<Arrivals>().0[phase].clear();
+    }
+    // The ticks since this phase's last frame: this one, and the last one
+    // too if that sent nothing to it.
+    let since = world.resource::<SendPolicy>().last_sent(lead);
+    let mut events = std::mem::take(&mut scratch.window);
+    events.clear();
+    {
+        let tick_events = world.resource::<TickEvents>();
+        if since + 1 < tick {
+            events.extend_from_slice(&tick_events.previous);
+        }
+        events.extend_from_slice(&tick_events.events);
+    }
     // Stable: a fast avatar's two steps keep their order.
     events.sort_by_key(MoveEvent::avatar);
     let view = world.resource::<OfficeView>().0.clone();
     let mut skip = std::mem::take(&mut scratch.skip);
     skip.reset(0);
+    // Arrivals appear where they are now (they may have moved since they
+    // joined, if this phase's last frame was before that).
     let mut arrivals = Vec::new();
-    for &entity in &world.resource::<Arrivals>().0 {
-        if let (Some(seen), Some(snapshot)) =
-            (world.get::<Seen>(entity), snapshot_of(world, entity))
-        {
+    let mut moved = Vec::new();
+    for &entity in &arrived {
+        if let (Some(told), Some(walker), Some(snapshot)) = (
+            world.get::<Told>(entity),
+            world.get::<Walker>(entity),
+            snapshot_of(world, entity),
+        ) {
             skip.insert(entity.index_u32() as usize);
-            arrivals.push((snapshot.id, *seen, snapshot));
+            let now = seen_now(walker);
+            arrivals.push((snapshot.id, now, snapshot));
+            moved.push((entity, told.0[lead], now));
         }
     }
     let arrival_ids: FxHashSet<u32> = arrivals.iter().map(|a| a.0).collect();
@@ -184,8 +216,9 @@ fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
     // Movers: avatars with events, and those whose tiles changed without one
     // (a step that ended with nothing held).
     let mut movers: Vec<(Mover, Seen, Seen)> = Vec::new();
-    let mut avatars = world.query::<(Entity, &Avatar, &Seen, &Walker)>();
-    for (entity, avatar, &before, walker) in avatars.iter(world) {
+    let mut avatars = world.query::<(Entity, &Avatar, &Told, &Walker)>();
+    for (entity, avatar, told, walker) in avatars.iter(world) {
+        let before = told.0[lead];
         let now = seen_now(walker);
         let range = ranges.remove(&avatar.id).unwrap_or(0..0);
         if (now == before && range.is_empty()) || arrival_ids.contains(&avatar.id) {
@@ -229,7 +262,7 @@ fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
             mover_cells.push(cell, listed);
         }
     }
-    let moved = movers.iter().map(|(m, b, n)| (m.entity, *b, *n)).collect();
+    moved.extend(movers.iter().map(|(m, b, n)| (m.entity, *b, *n)));
     TickChanges {
         tick,
         events,
@@ -242,14 +275,14 @@ fn gather_changes(world: &mut World, scratch: &mut EmitScratch) -> TickChanges {
     }
 }
 
-/// The frame for a client whose view was `before` at the end of the last
-/// tick and is `now` at the end of this one.
+/// The frame for a client of `phase` whose view was `before` at its last
+/// frame and is `now`.
 fn build_frame(
     world: &World,
     changes: &TickChanges,
     scratch: &mut EmitScratch,
-    before: ViewRect,
-    now: ViewRect,
+    (before, now): (ViewRect, ViewRect),
+    phase: usize,
     compact: bool,
 ) -> TickFrame {
     let view = &world.resource::<OfficeView>().0;
@@ -297,15 +330,16 @@ fn build_frame(
         near.sort_unstable();
         near.dedup();
         for cell in near {
-            for &entity in index.get(cell) {
+            for &entity in index.get(phase, cell) {
                 if changes.skip.contains(entity.index_u32() as usize) {
                     continue;
                 }
-                let (Some(avatar), Some(seen)) =
-                    (world.get::<Avatar>(entity), world.get::<Seen>(entity))
+                let (Some(avatar), Some(told)) =
+                    (world.get::<Avatar>(entity), world.get::<Told>(entity))
                 else {
                     continue;
                 };
+                let seen = told.0[phase];
                 match (
                     before.sees(seen.tile, seen.next),
                     now.sees(seen.tile, seen.next),
@@ -354,15 +388,32 @@ fn build_frame(
 /// Emit phase: one frame per view, the same bytes for every client that
 /// shares it; clients whose outbox is full get a snapshot instead.
 ///
-/// While frames batch two ticks, a player whose input was answered on the
-/// tick that sends nothing hears of it at once through an `Echo`; on the
-/// tick that sends, those players' frames are queued before everyone
-/// else's. Either way a player sees its own avatar answer within a tick.
+/// While frames batch two ticks, each tick sends to one of the two send
+/// phases (see `SendPolicy`). A player of the other phase whose input was
+/// answered this tick hears of it at once through an `Echo`; the players
+/// of the phase that sends whose input was answered get their frames queued
+/// before everyone else's. Either way a player sees its own avatar answer
+/// within a tick.
 pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     let scratch = &mut *scratch;
     let tick = world.resource::<TickCount>().0;
     let population = world.resource::<super::sim::JoinOrder>().0.len();
-    let interval = world.resource_mut::<SendPolicy>().interval(population);
+    let mut policy = world.resource_mut::<SendPolicy>();
+    let interval = policy.interval(population);
+    let sending: [bool; PHASES] = std::array::from_fn(|phase| policy.sends(tick, phase));
+    // Phases sent their last frame on the same tick know the same office:
+    // one pass builds their frames.
+    let mut passes: Vec<Vec<usize>> = Vec::new();
+    for phase in (0..PHASES).filter(|&p| sending[p]) {
+        let since = policy.last_sent(phase);
+        match passes
+            .iter_mut()
+            .find(|pass| policy.last_sent(pass[0]) == since)
+        {
+            Some(pass) => pass.push(phase),
+            None => passes.push(vec![phase]),
+        }
+    }
     let metrics = world.resource::<OfficeMetrics>().clone();
     metrics
         .metrics
@@ -374,16 +425,19 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
         .frames_encoded
         .get_or_create(&metrics.label)
         .clone();
-    if !(tick + 1).is_multiple_of(interval) {
-        // Batching: this tick's events go out with the next one's.
-        world.resource_mut::<TickEvents>().carry = true;
-        let echoes = send_echoes(world);
-        encoded.inc_by(echoes);
-        return;
+    if sending.contains(&false) {
+        encoded.inc_by(send_echoes(world, &sending));
     }
-    world.resource_mut::<TickEvents>().carry = false;
-    let changes = gather_changes(world, scratch);
-    world.resource_mut::<Arrivals>().0.clear();
+    for pass in passes {
+        encoded.inc_by(emit_pass(world, scratch, &pass));
+    }
+}
+
+/// Builds and queues the frames of the phases in `pass`; returns how many
+/// frames were encoded.
+fn emit_pass(world: &mut World, scratch: &mut EmitScratch, pass: &[usize]) -> u64 {
+    let lead = pass[0];
+    let changes = gather_changes(world, scratch, pass);
     let mut answered = std::mem::take(&mut scratch.answered);
     answered.reset(0);
     {
@@ -402,6 +456,9 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     let mut moved_views = Vec::new();
     let mut viewers = world.query::<(Entity, &mut Viewer, &Walker)>();
     for (entity, mut viewer, walker) in viewers.iter_mut(world) {
+        if !pass.contains(&viewer.phase) {
+            continue;
+        }
         match view.reanchor(viewer.anchor, walker.tile) {
             Some(anchor) => {
                 moved_views.push((entity, viewer.anchor, anchor, viewer.compact));
@@ -420,26 +477,20 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
             continue;
         }
         let rect = view.view(anchor);
-        let frame = build_frame(world, &changes, scratch, rect, rect, compact);
+        let frame = build_frame(world, &changes, scratch, (rect, rect), lead, compact);
         if !frame.is_empty() {
             built.push((Bytes::from(ServerMessage::Tick(frame).encode()), members));
         }
     }
     let mut own: Vec<(Bytes, [Entity; 1])> = Vec::with_capacity(moved_views.len());
     for &(entity, old, new, compact) in &moved_views {
-        let frame = build_frame(
-            world,
-            &changes,
-            scratch,
-            view.view(old),
-            view.view(new),
-            compact,
-        );
+        let rects = (view.view(old), view.view(new));
+        let frame = build_frame(world, &changes, scratch, rects, lead, compact);
         if !frame.is_empty() {
             own.push((Bytes::from(ServerMessage::Tick(frame).encode()), [entity]));
         }
     }
-    encoded.inc_by((built.len() + own.len()) as u64);
+    let encoded = (built.len() + own.len()) as u64;
     let mut lagging = Vec::new();
     let mut gone = Vec::new();
     for first in [true, false] {
@@ -465,40 +516,52 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
     drop(built);
     scratch.views = groups;
     scratch.answered = answered;
-    // Clients now know where the movers are.
+    // These phases' clients now know where the movers are.
     for &(entity, before, now) in &changes.moved {
-        if let Some(mut seen) = world.get_mut::<Seen>(entity) {
-            *seen = now;
+        if let Some(mut told) = world.get_mut::<Told>(entity) {
+            for &phase in pass {
+                told.0[phase] = now;
+            }
         }
         let (from, to) = (view.cell_of(before.tile), view.cell_of(now.tile));
         if from != to {
             let mut index = world.resource_mut::<CellIndex>();
-            index.remove(from, entity);
-            index.insert(to, entity);
+            for &phase in pass {
+                index.remove(phase, from, entity);
+                index.insert(phase, to, entity);
+            }
         }
+    }
+    let mut policy = world.resource_mut::<SendPolicy>();
+    for &phase in pass {
+        policy.sent(phase, changes.tick);
     }
     scratch.mover_cells = Some(changes.mover_cells);
     scratch.skip = changes.skip;
+    scratch.window = changes.events;
     if !lagging.is_empty() {
         resync(world, changes.tick, &lagging);
     }
     for entity in gone {
         super::network::leave(world, entity);
     }
+    encoded
 }
 
-/// On a tick whose events wait for the next frame: an `Echo` to each
-/// compact client whose own input was answered this tick. Returns how many
-/// were queued. A full outbox just misses its echo (the next frame carries
-/// the same updates, and resynchronises the client if it is still full).
-fn send_echoes(world: &World) -> u64 {
+/// An `Echo` to each compact client whose own input was answered this tick
+/// while its phase gets no frame (`sending` says which phases do). Returns
+/// how many were queued. A full outbox just misses its echo (the next
+/// frame carries the same updates, and resynchronises the client if it is
+/// still full).
+fn send_echoes(world: &World, sending: &[bool; PHASES]) -> u64 {
     let events = world.resource::<TickEvents>();
     if events.answered.is_empty() {
         return 0;
     }
     let tick = world.resource::<TickCount>().0;
     let index = world.resource::<AvatarIndex>();
-    let mut this_tick: Vec<&MoveEvent> = events.events[events.tick_start..]
+    let mut this_tick: Vec<&MoveEvent> = events
+        .events
         .iter()
         .filter(|e| events.answered.binary_search(&e.avatar()).is_ok())
         .collect();
@@ -515,7 +578,7 @@ fn send_echoes(world: &World) -> u64 {
         else {
             continue;
         };
-        if !viewer.compact {
+        if !viewer.compact || sending[viewer.phase] {
             continue;
         }
         let from = updates
@@ -543,15 +606,15 @@ fn send_echoes(world: &World) -> u64 {
     sent
 }
 
-/// Every avatar in `rect`, by id.
-pub fn visible_snapshots(world: &World, rect: ViewRect) -> Vec<AvatarSnapshot> {
+/// Every avatar in `rect` as clients of `phase` know the office, by id.
+pub fn visible_snapshots(world: &World, rect: ViewRect, phase: usize) -> Vec<AvatarSnapshot> {
     let view = &world.resource::<OfficeView>().0;
     let index = world.resource::<CellIndex>();
     let mut avatars: Vec<AvatarSnapshot> = view
         .cells_near(&rect)
-        .flat_map(|cell| index.get(cell).iter().copied())
+        .flat_map(|cell| index.get(phase, cell).iter().copied())
         .filter_map(|entity| {
-            let seen = world.get::<Seen>(entity)?;
+            let seen = world.get::<Told>(entity)?.0[phase];
             rect.sees(seen.tile, seen.next)
                 .then(|| snapshot_of(world, entity))
                 .flatten()

@@ -208,43 +208,62 @@ impl<T> DenseCells<T> {
     }
 }
 
-/// Avatars by the cell of the tile they stood on at the end of the last tick.
+/// Clients are split into this many send phases (see `SendPolicy`): each
+/// phase's clients know the office as of their own last frame.
+pub const PHASES: usize = 2;
+
+/// Avatars by the cell of the tile they stood on when each phase's clients
+/// last heard of them.
 #[derive(Resource, Debug)]
-pub struct CellIndex(DenseCells<Entity>);
+pub struct CellIndex([DenseCells<Entity>; PHASES]);
 
 impl CellIndex {
     /// An empty index for a map of `width` × `height` tiles.
     pub fn new(width: i32, height: i32, view: &ViewConfig) -> CellIndex {
-        CellIndex(DenseCells::new(width, height, view))
+        CellIndex(std::array::from_fn(|_| {
+            DenseCells::new(width, height, view)
+        }))
     }
 
-    /// Records an avatar in a cell.
-    pub fn insert(&mut self, cell: Cell, entity: Entity) {
-        self.0.push(cell, entity);
+    /// Records an avatar in a cell, as phase `phase` knows it.
+    pub fn insert(&mut self, phase: usize, cell: Cell, entity: Entity) {
+        self.0[phase].push(cell, entity);
     }
 
-    /// Forgets an avatar in a cell.
-    pub fn remove(&mut self, cell: Cell, entity: Entity) {
-        if let Some(list) = self.0.get_mut(cell)
+    /// Forgets an avatar in a cell, as phase `phase` knew it.
+    pub fn remove(&mut self, phase: usize, cell: Cell, entity: Entity) {
+        if let Some(list) = self.0[phase].get_mut(cell)
             && let Some(i) = list.iter().position(|&e| e == entity)
         {
             list.swap_remove(i);
         }
     }
 
-    /// The avatars in a cell.
-    pub fn get(&self, cell: Cell) -> &[Entity] {
-        self.0.get(cell)
+    /// The avatars in a cell, as phase `phase` knows them.
+    pub fn get(&self, phase: usize, cell: Cell) -> &[Entity] {
+        self.0[phase].get(cell)
     }
 }
 
-/// Where an avatar stood at the end of the last tick, as clients know it.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+/// Where an avatar stood at the end of a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
     /// Its tile.
     pub tile: (i32, i32),
     /// The tile it was stepping into (its tile when standing).
     pub next: (i32, i32),
+}
+
+/// Where each phase's clients last saw an avatar: at the end of the tick
+/// of their last frame.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told(pub [Seen; PHASES]);
+
+impl Told {
+    /// Every phase saw it at `seen`.
+    pub fn all(seen: Seen) -> Told {
+        Told([seen; PHASES])
+    }
 }
 
 #[cfg(test)]
@@ -316,11 +335,13 @@ mod tests {
             Entity::from_raw_u32(1).expect("id"),
             Entity::from_raw_u32(2).expect("id"),
         );
-        index.insert(Cell(0, 0), a);
-        index.insert(Cell(0, 0), b);
-        index.remove(Cell(0, 0), a);
-        assert_eq!(index.get(Cell(0, 0)), &[b]);
-        index.remove(Cell(0, 0), b);
-        assert!(index.get(Cell(0, 0)).is_empty());
+        index.insert(0, Cell(0, 0), a);
+        index.insert(0, Cell(0, 0), b);
+        index.insert(1, Cell(0, 0), a);
+        index.remove(0, Cell(0, 0), a);
+        assert_eq!(index.get(0, Cell(0, 0)), &[b]);
+        assert_eq!(index.get(1, Cell(0, 0)), &[a], "phases are kept apart");
+        index.remove(0, Cell(0, 0), b);
+        assert!(index.get(0, Cell(0, 0)).is_empty());
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::emit::visible_snapshots;
 use super::input::InputSlot;
-use super::interest::{Cell, CellIndex, Seen, ViewConfig};
+use super::interest::{Cell, CellIndex, PHASES, Seen, Told, ViewConfig};
 use super::outbox::Outbox;
 use super::people::{Identity, NamedZones, OfficePresence, Walking, dev_user, people, start_walk};
 use super::sim::{
@@ -122,9 +122,9 @@ pub struct ServerClock(pub u64);
 #[derive(Resource, Clone, Default)]
 pub struct PublishedTick(pub Arc<AtomicU64>);
 
-/// Avatars that joined this tick.
+/// Avatars that joined since each phase's last frame.
 #[derive(Resource, Default)]
-pub struct Arrivals(pub Vec<Entity>);
+pub struct Arrivals(pub [Vec<Entity>; PHASES]);
 
 /// An avatar that left, and where clients last saw it.
 #[derive(Debug, Clone, Copy)]
@@ -135,9 +135,10 @@ pub struct Departed {
     pub seen: Seen,
 }
 
-/// Avatars that left since the last frame.
+/// Avatars that left since each phase's last frame, with where that
+/// phase's clients last saw them.
 #[derive(Resource, Default)]
-pub struct Departures(pub Vec<Departed>);
+pub struct Departures(pub [Vec<Departed>; PHASES]);
 
 /// The server's metrics, and this office's label in them.
 #[derive(Resource, Clone)]
@@ -151,13 +152,28 @@ pub struct OfficeMetrics {
 /// How often frames go out: every tick, or every second tick once the office
 /// holds `batch_above` people or more (the cost of sending is per frame, so
 /// at thousands of clients halving the frame rate halves the send work;
-/// movement still runs at the full tick rate). A player's own answered
-/// input is not held back by it: see `emit::emit_frames` (echoes, and
-/// answered players' frames queued first).
+/// movement still runs at the full tick rate).
+///
+/// Clients are split into two send phases, so that while frames batch two
+/// ticks, half the clients get theirs on odd ticks and the other half on
+/// even ticks: every tick builds and queues half the frames, instead of
+/// every second tick all of them (the tick's cost, and the burst of socket
+/// writes it starts, stay level). Each phase's frame carries the two ticks
+/// since its last one. A newcomer joins a phase that was sent a frame on
+/// the last tick, so its welcome and that phase's next frame follow on
+/// without a gap or an overlap; below the threshold both phases get a frame
+/// every tick, and newcomers go to the emptier one.
+///
+/// A player's own answered input is not held back by batching: see
+/// `emit::emit_frames` (echoes, and answered players' frames queued first).
 #[derive(Resource, Debug, Clone)]
 pub struct SendPolicy {
     batch_above: usize,
     current: u64,
+    /// The tick of each phase's last frame.
+    last_sent: [u64; PHASES],
+    /// Clients in each phase.
+    members: [usize; PHASES],
 }
 
 impl SendPolicy {
@@ -166,6 +182,8 @@ impl SendPolicy {
         SendPolicy {
             batch_above,
             current: 1,
+            last_sent: [0; PHASES],
+            members: [0; PHASES],
         }
     }
 
@@ -178,6 +196,49 @@ impl SendPolicy {
             self.current = 1;
         }
         self.current
+    }
+
+    /// Ticks per frame, as last decided.
+    pub fn ticks_per_frame(&self) -> u64 {
+        self.current
+    }
+
+    /// Whether clients of `phase` get a frame at the end of `tick`.
+    pub fn sends(&self, tick: u64, phase: usize) -> bool {
+        (tick + 1 + phase as u64).is_multiple_of(self.current)
+    }
+
+    /// The tick of the last frame sent to `phase`.
+    pub fn last_sent(&self, phase: usize) -> u64 {
+        self.last_sent[phase]
+    }
+
+    /// Records that `phase` was sent its frame at `tick`.
+    pub fn sent(&mut self, phase: usize, tick: u64) {
+        self.last_sent[phase] = tick;
+    }
+
+    /// The phase for a client joining at the start of a tick: one that was
+    /// sent its frame most recently (its next frame then holds only what
+    /// happens after the welcome), the emptier of two that were.
+    pub fn join(&mut self) -> usize {
+        let latest = self.last_sent.iter().copied().max().unwrap_or(0);
+        let phase = (0..PHASES)
+            .filter(|&p| self.last_sent[p] == latest)
+            .min_by_key(|&p| self.members[p])
+            .unwrap_or(0);
+        self.members[phase] += 1;
+        phase
+    }
+
+    /// A client of `phase` left.
+    pub fn leave(&mut self, phase: usize) {
+        self.members[phase] = self.members[phase].saturating_sub(1);
+    }
+
+    /// Clients in each phase.
+    pub fn members(&self) -> [usize; PHASES] {
+        self.members
     }
 }
 
@@ -197,6 +258,8 @@ pub struct Viewer {
     /// Whether it reads compact moves and echoes (protocol 1.4 and later);
     /// older clients get every step with its tile.
     pub compact: bool,
+    /// Its send phase (see `SendPolicy`).
+    pub phase: usize,
 }
 
 fn pick_spawn(world: &mut World) -> Option<(i32, i32)> {
@@ -293,22 +356,27 @@ fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, Str
     ))?;
     let view = world.resource::<OfficeView>().0.clone();
     let anchor = view.cell_of(tile);
+    let phase = world.resource_mut::<SendPolicy>().join();
     let viewer = Viewer {
         outbox: outbox.clone(),
         resyncs: Vec::new(),
         anchor,
         compact: version.major > 1 || version.minor >= 4,
+        phase,
     };
-    let seen = Seen { tile, next: tile };
+    let told = Told::all(Seen { tile, next: tile });
     let entity = spawn_avatar(
         world,
         &name,
         tile,
         info.speed,
         info.avatars_collide,
-        (input, viewer, seen, Walking::default()),
+        (input, viewer, told, Walking::default()),
     );
-    world.resource_mut::<CellIndex>().insert(anchor, entity);
+    let mut index = world.resource_mut::<CellIndex>();
+    for p in 0..PHASES {
+        index.insert(p, anchor, entity);
+    }
     let id = world.get::<Avatar>(entity).map_or(0, |a| a.id);
     let teams = user.is_some();
     let user = user.unwrap_or_else(|| dev_user(&info.map.id, id));
@@ -329,32 +397,49 @@ fn join(world: &mut World, newcomer: Newcomer) -> Result<Joined, (ErrorCode, Str
         server_ms: world.resource::<ServerClock>().0,
         directions: info.directions,
         map: info.map.clone(),
-        avatars: visible_snapshots(world, view.view(anchor)),
+        avatars: visible_snapshots(world, view.view(anchor), phase),
     };
     // The outbox is new and empty: the welcome always fits.
     let _ = outbox.push(Bytes::from(ServerMessage::Welcome(welcome).encode()));
-    world.resource_mut::<Arrivals>().0.push(entity);
+    for arrivals in &mut world.resource_mut::<Arrivals>().0 {
+        arrivals.push(entity);
+    }
     Ok(Joined { entity, id })
 }
 
-/// Removes an avatar; clients that saw it are told in the next frame.
+/// Removes an avatar; clients that saw it are told in their next frame.
 pub(super) fn leave(world: &mut World, entity: Entity) {
-    let Some(seen) = world.get::<Seen>(entity).copied() else {
+    let Some(told) = world.get::<Told>(entity).copied() else {
         return;
     };
-    let cell = world.resource::<OfficeView>().0.cell_of(seen.tile);
-    world.resource_mut::<CellIndex>().remove(cell, entity);
+    let view = world.resource::<OfficeView>().0.clone();
+    let mut index = world.resource_mut::<CellIndex>();
+    for (phase, seen) in told.0.iter().enumerate() {
+        index.remove(phase, view.cell_of(seen.tile), entity);
+    }
+    if let Some(phase) = world.get::<Viewer>(entity).map(|v| v.phase) {
+        world.resource_mut::<SendPolicy>().leave(phase);
+    }
     if let Some(identity) = world.get::<Identity>(entity).cloned()
         && let Some(mut presence) = world.get_resource_mut::<OfficePresence>()
     {
         presence.departed(&identity, entity);
     }
     if let Some(id) = despawn_avatar(world, entity) {
-        world.resource_mut::<Arrivals>().0.retain(|&e| e != entity);
-        world
-            .resource_mut::<Departures>()
-            .0
-            .push(Departed { id, seen });
+        let mut announced = [true; PHASES];
+        for (phase, arrivals) in world.resource_mut::<Arrivals>().0.iter_mut().enumerate() {
+            if let Some(i) = arrivals.iter().position(|&e| e == entity) {
+                arrivals.remove(i);
+                announced[phase] = false;
+            }
+        }
+        let mut departures = world.resource_mut::<Departures>();
+        for phase in (0..PHASES).filter(|&p| announced[p]) {
+            departures.0[phase].push(Departed {
+                id,
+                seen: told.0[phase],
+            });
+        }
     }
 }
 
@@ -374,13 +459,9 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
         .update(map);
     world.insert_resource(NamedZones::of(map));
     // Whatever was waiting to be sent is superseded by the snapshots below.
-    world
-        .resource_mut::<super::sim::TickEvents>()
-        .events
-        .clear();
-    world.resource_mut::<super::sim::TickEvents>().carry = false;
-    world.resource_mut::<Arrivals>().0.clear();
-    world.resource_mut::<Departures>().0.clear();
+    world.resource_mut::<super::sim::TickEvents>().clear();
+    world.insert_resource(Arrivals::default());
+    world.insert_resource(Departures::default());
     let mut index = CellIndex::new(grid.width(), grid.height(), &view);
     let order = world.resource::<super::sim::JoinOrder>().0.clone();
     let mut moved = 0;
@@ -404,12 +485,14 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
             tile: walker.tile,
             next: walker.next_tile(),
         };
-        index.insert(view.cell_of(seen.tile), entity);
+        for phase in 0..PHASES {
+            index.insert(phase, view.cell_of(seen.tile), entity);
+        }
         if let Some(mut w) = world.get_mut::<crate::movement::Walker>(entity) {
             *w = walker;
         }
-        if let Some(mut s) = world.get_mut::<Seen>(entity) {
-            *s = seen;
+        if let Some(mut told) = world.get_mut::<Told>(entity) {
+            *told = Told::all(seen);
         }
     }
     world.insert_resource(index);
@@ -421,11 +504,11 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
     let tick = world.resource::<TickCount>().0;
     let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
     // Views follow the avatars that were moved aside.
-    let mut viewers = world.query::<(&mut Viewer, &Seen)>();
+    let mut viewers = world.query::<(&mut Viewer, &Told)>();
     let mut sends = Vec::new();
-    for (mut viewer, seen) in viewers.iter_mut(world) {
+    for (mut viewer, told) in viewers.iter_mut(world) {
         viewer.anchor = view
-            .reanchor(viewer.anchor, seen.tile)
+            .reanchor(viewer.anchor, told.0[0].tile)
             .unwrap_or(viewer.anchor);
         sends.push((viewer.outbox.clone(), viewer.anchor));
     }
@@ -433,7 +516,8 @@ fn replace_map(world: &mut World, map: &OfficeMap) {
         let snapshot = snapshots
             .entry(anchor)
             .or_insert_with(|| {
-                let avatars = visible_snapshots(world, view.view(anchor));
+                // Every phase knows the same office now.
+                let avatars = visible_snapshots(world, view.view(anchor), 0);
                 Bytes::from(ServerMessage::Snapshot(Snapshot { tick, avatars }).encode())
             })
             .clone();
@@ -507,15 +591,15 @@ pub(super) fn resync(world: &mut World, tick: u64, lagging: &[Entity]) {
     let info = world.resource::<OfficeInfo>().clone();
     let view = world.resource::<OfficeView>().0.clone();
     let metrics = world.resource::<OfficeMetrics>().clone();
-    let mut snapshots: FxHashMap<Cell, Bytes> = FxHashMap::default();
+    let mut snapshots: FxHashMap<(Cell, usize), Bytes> = FxHashMap::default();
     for &entity in lagging {
-        let Some(anchor) = world.get::<Viewer>(entity).map(|v| v.anchor) else {
+        let Some((anchor, phase)) = world.get::<Viewer>(entity).map(|v| (v.anchor, v.phase)) else {
             continue;
         };
         let snapshot = snapshots
-            .entry(anchor)
+            .entry((anchor, phase))
             .or_insert_with(|| {
-                let avatars = visible_snapshots(world, view.view(anchor));
+                let avatars = visible_snapshots(world, view.view(anchor), phase);
                 Bytes::from(
                     ServerMessage::Snapshot(Snapshot {
                         tick: tick + 1,

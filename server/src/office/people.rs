@@ -22,10 +22,10 @@ use metaoffice_protocol::{
 use rustc_hash::FxHashMap;
 use tokio::sync::mpsc;
 
-use super::interest::{Cell, Seen};
-use super::network::{OfficeInfo, OfficeView, Viewer};
+use super::interest::{Cell, Seen, Told};
+use super::network::{OfficeInfo, OfficeView, SendPolicy, Viewer};
 use super::sim::{
-    Avatar, AvatarIndex, Held, MovementRules, OfficeGrid, TickCount, TickEvents, TileReservations,
+    Avatar, AvatarIndex, Held, MovementRules, OfficeGrid, TickCount, TileReservations,
 };
 use crate::graph::Secret;
 use crate::map::{OfficeMap, ZoneKind};
@@ -202,11 +202,13 @@ pub fn receive_presence(presence: Option<ResMut<OfficePresence>>, mut avatars: Q
 /// changed, and, about once a second, who is seen by someone else to the hub.
 pub fn send_presence(world: &mut World, mut anchors: Local<FxHashMap<Cell, Vec<Entity>>>) {
     // Counted from the last time, not by tick number: while frames batch,
-    // only every second tick sends.
-    if world.resource::<TickEvents>().carry || !world.contains_resource::<OfficePresence>() {
+    // only every second tick (when the first phase gets its frames) sends.
+    let tick = world.resource::<TickCount>().0;
+    if !world.resource::<SendPolicy>().sends(tick, 0)
+        || !world.contains_resource::<OfficePresence>()
+    {
         return;
     }
-    let tick = world.resource::<TickCount>().0;
     let tick_hz = u64::from(world.resource::<OfficeInfo>().tick_hz.max(1));
     let mut presence = world.resource_mut::<OfficePresence>();
     let flush = tick >= presence.flushed_at + PRESENCE_EVERY_TICKS && !presence.changed.is_empty();
@@ -236,7 +238,7 @@ pub fn send_presence(world: &mut World, mut anchors: Local<FxHashMap<Cell, Vec<E
             .iter()
             .filter_map(|&e| {
                 let avatar = world.get::<Avatar>(e)?;
-                let seen = *world.get::<Seen>(e)?;
+                let seen = world.get::<Told>(e)?.0[0];
                 Some((
                     PresenceEntry {
                         avatar: avatar.id,
@@ -271,8 +273,9 @@ pub fn send_presence(world: &mut World, mut anchors: Local<FxHashMap<Cell, Vec<E
     if report {
         let office = world.resource::<OfficePresence>().office.clone();
         let mut seen_users = Vec::new();
-        let mut people = world.query::<(&Identity, &Seen, &Viewer)>();
-        for (identity, seen, own) in people.iter(world) {
+        let mut people = world.query::<(&Identity, &Told, &Viewer)>();
+        for (identity, told, own) in people.iter(world) {
+            let seen = told.0[0];
             if !identity.teams {
                 continue;
             }

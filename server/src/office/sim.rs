@@ -40,19 +40,28 @@ pub struct TileReservations(pub Reservations);
 #[derive(Resource, Default)]
 pub struct JoinOrder(pub Vec<Entity>);
 
-/// Steps and turns since clients were last told.
+/// Steps and turns of this tick and the one before: while frames batch
+/// two ticks, the clients that get a frame this tick have not heard of the
+/// last tick's yet.
 #[derive(Resource, Default)]
 pub struct TickEvents {
-    /// The events, in the order they happened.
+    /// This tick's events, in the order they happened.
     pub events: Vec<MoveEvent>,
-    /// Set while the emit phase batches ticks: keep this tick's events for the next frame.
-    pub carry: bool,
-    /// Where this tick's events start in `events`.
-    pub tick_start: usize,
+    /// The last tick's.
+    pub previous: Vec<MoveEvent>,
     /// Avatars whose events this tick answer their player's input (a step
     /// from standing or a turn), by id, ascending: their clients hear of it
     /// first.
     pub answered: Vec<u32>,
+}
+
+impl TickEvents {
+    /// Forgets every event (clients were just sent snapshots).
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.previous.clear();
+        self.answered.clear();
+    }
 }
 
 /// The tick about to run (before the schedule) or running (during it).
@@ -111,11 +120,13 @@ fn hold_directions(
     mut events: ResMut<TickEvents>,
     mut avatars: Query<(&mut Walker, &Held)>,
 ) {
-    if !events.carry {
-        events.events.clear();
-    }
-    let start = events.events.len();
-    events.tick_start = start;
+    let TickEvents {
+        events: this_tick,
+        previous,
+        ..
+    } = &mut *events;
+    std::mem::swap(this_tick, previous);
+    this_tick.clear();
     let mut env = Surroundings {
         grid: &grid.0,
         reservations: &mut reservations.0,
@@ -133,7 +144,7 @@ fn hold_directions(
         events, answered, ..
     } = &mut *events;
     answered.clear();
-    answered.extend(events[start..].iter().map(MoveEvent::avatar));
+    answered.extend(events.iter().map(MoveEvent::avatar));
     answered.sort_unstable();
     answered.dedup();
 }

@@ -64,22 +64,50 @@ fn join_speaking(
     capacity: usize,
     version: metaoffice_protocol::Version,
 ) -> Client {
+    let knock = knock(handle, name, capacity, version);
+    sim.tick();
+    knock.answered()
+}
+
+/// A join sent to the office's inbox, answered by the next tick.
+struct Knock {
+    outbox: Outbox,
+    input: InputSlot,
+    answer: oneshot::Receiver<Result<Joined, (ErrorCode, String)>>,
+}
+
+impl Knock {
+    fn answered(mut self) -> Client {
+        let joined = self
+            .answer
+            .try_recv()
+            .expect("answered within the tick")
+            .expect("joined");
+        Client {
+            outbox: self.outbox,
+            input: self.input,
+            joined,
+        }
+    }
+}
+
+fn knock(
+    handle: &super::OfficeHandle,
+    name: &str,
+    capacity: usize,
+    version: metaoffice_protocol::Version,
+) -> Knock {
     let outbox = Outbox::new(capacity);
     let input = InputSlot::default();
-    let (reply, mut answer) = oneshot::channel();
+    let (reply, answer) = oneshot::channel();
     let mut newcomer = Newcomer::dev(name, outbox.clone(), input.clone());
     newcomer.version = version;
     let command = OfficeCommand::Join { newcomer, reply };
     handle.inbox.try_send(command).expect("inbox has room");
-    sim.tick();
-    let joined = answer
-        .try_recv()
-        .expect("answered within the tick")
-        .expect("joined");
-    Client {
+    Knock {
         outbox,
         input,
-        joined,
+        answer,
     }
 }
 
@@ -233,7 +261,8 @@ async fn every_client_replays_exactly_what_is_in_its_view() {
     replay_matches_the_server(usize::MAX, 1, 7.0).await;
 }
 
-/// The same with frames batching two ticks (as in a crowded office): 1.4
+/// The same with frames batching two ticks (as in a crowded office): half
+/// the clients get their frame on odd ticks, half on even ticks, and 1.4
 /// clients also get echoes of their own steps between frames.
 #[tokio::test]
 async fn every_client_replays_exactly_what_is_in_its_view_with_batched_frames() {
@@ -288,7 +317,7 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
         };
         clients.push((client, None::<Replay>));
     }
-    let (mut moves, mut echoes, mut steps) = (0, 0, 0);
+    let (mut moves, mut echoes, mut steps, mut late) = (0, 0, 0, 0);
     // Everyone reads their welcome and what happened while the others joined.
     for (client, replay) in &mut clients {
         for outgoing in drain(&client.outbox).await {
@@ -301,6 +330,17 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
         }
     }
     for tick in 0..400 {
+        // Now and then someone joins while everyone walks (into whichever
+        // phase the office picks), on odd and even ticks.
+        let knocking = (tick % 37 == 5).then(|| {
+            let version = if late % 2 == 0 {
+                metaoffice_protocol::PROTOCOL_VERSION
+            } else {
+                legacy.clone()
+            };
+            late += 1;
+            knock(&handle, &format!("late{tick}"), 10_000, version)
+        });
         if tick % 7 == 0 {
             for (client, _) in &clients {
                 match rng.random_range(0..6) {
@@ -312,31 +352,49 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
             }
         }
         sim.tick();
-        if !sim.tick_count().is_multiple_of(ticks_per_frame) {
-            // Mid-batch: no frame this tick, only echoes of answered input
-            // to 1.4 clients, about their own avatar, which stands where
-            // the echo leaves it.
-            for (index, (client, replay)) in clients.iter_mut().enumerate() {
+        if let Some(knock) = knocking {
+            clients.push((knock.answered(), None));
+        }
+        let ran = sim.tick_count() - 1;
+        let policy = sim.world.resource::<super::network::SendPolicy>().clone();
+        let view = config.view.clone();
+        for (client, replay) in &mut clients {
+            let (phase, compact) = sim
+                .world
+                .get::<super::network::Viewer>(client.joined.entity)
+                .map(|v| (v.phase, v.compact))
+                .expect("viewer");
+            if !policy.sends(ran, phase) {
+                // Not this client's tick: only echoes of answered input to
+                // 1.4 clients, about their own avatar, which stands where
+                // the echo leaves it (and a late joiner's welcome).
                 for outgoing in drain(&client.outbox).await {
                     let message = decode(&outgoing);
+                    if let ServerMessage::Welcome(w) = &message {
+                        assert!(replay.is_none(), "one welcome");
+                        *replay = Some(Replay::from_welcome(w));
+                        continue;
+                    }
                     let ServerMessage::Echo(echo) = &message else {
                         panic!("only echoes in the middle of a batch: {message:?}");
                     };
-                    assert_ne!(index % 3, 0, "no echo for a 1.3 client");
-                    assert_eq!(echo.tick + 1, sim.tick_count());
+                    assert!(compact, "no echo for a 1.3 client");
+                    assert_eq!(echo.tick, ran);
                     echoes += 1;
                     let replay = replay.as_mut().expect("welcomed");
                     assert!(replay.apply(&message));
                     let me = sim.walker(client.joined.entity).expect("avatar");
                     assert_eq!(replay.destination(client.joined.id), Some(me.next_tile()));
                 }
+                continue;
             }
-            continue;
-        }
-        let view = config.view.clone();
-        for (client, replay) in &mut clients {
             for outgoing in drain(&client.outbox).await {
                 let message = decode(&outgoing);
+                if let ServerMessage::Welcome(w) = &message {
+                    assert!(replay.is_none(), "one welcome");
+                    *replay = Some(Replay::from_welcome(w));
+                    continue;
+                }
                 if let ServerMessage::Tick(frame) = &message {
                     // Each avatar comes and goes at most once per frame.
                     let mut appeared: Vec<u32> = frame.appeared.iter().map(|a| a.id).collect();
@@ -381,7 +439,42 @@ async fn replay_matches_the_server(batch_above_clients: usize, ticks_per_frame: 
             assert_eq!(got, expected, "tick {tick}, client {}", client.joined.id);
         }
     }
-    // Both forms and (when batching) echoes were exercised.
+    // Both forms and (when batching) echoes were exercised; while batching,
+    // both phases had clients.
     assert!(moves > 100 && steps > 100, "moves {moves}, steps {steps}");
     assert_eq!(echoes > 0, ticks_per_frame > 1, "echoes {echoes}");
+    let policy = sim.world.resource::<super::network::SendPolicy>();
+    assert_eq!(policy.ticks_per_frame(), ticks_per_frame);
+    assert!(
+        policy.members().iter().all(|&n| n > 0),
+        "{:?}",
+        policy.members()
+    );
+    assert!(late > 5, "late joiners {late}");
+}
+
+/// While frames batch, the two send phases alternate and a newcomer joins
+/// the phase that was sent a frame on the last tick; at one tick per frame
+/// both phases get every tick and newcomers fill the emptier one.
+#[test]
+fn send_phases_alternate_and_newcomers_join_the_phase_just_sent() {
+    use super::network::SendPolicy;
+    let mut policy = SendPolicy::new(10);
+    assert_eq!(policy.interval(3), 1);
+    assert!(policy.sends(7, 0) && policy.sends(7, 1));
+    policy.sent(0, 7);
+    policy.sent(1, 7);
+    assert_eq!([policy.join(), policy.join(), policy.join()], [0, 1, 0]);
+    assert_eq!(policy.interval(10), 2);
+    assert!(policy.sends(9, 0) && !policy.sends(9, 1));
+    assert!(policy.sends(10, 1) && !policy.sends(10, 0));
+    policy.sent(0, 9);
+    assert_eq!(policy.join(), 0, "at tick 10, the phase sent at tick 9");
+    policy.sent(1, 10);
+    assert_eq!(policy.join(), 1, "at tick 11, the phase sent at tick 10");
+    policy.leave(0);
+    assert_eq!(policy.members(), [2, 2]);
+    // Back under 90 % of the threshold: every tick again, for both.
+    assert_eq!(policy.interval(8), 1);
+    assert!(policy.sends(11, 0) && policy.sends(11, 1));
 }
