@@ -65,6 +65,8 @@ pub struct ServerContext {
     pub shutdown: CancellationToken,
     /// Every task that must end before the server has stopped.
     pub tasks: TaskTracker,
+    /// Where offices tick.
+    pub office_thread: crate::office::thread::OfficeThread,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The meeting providers, built once and shared by every office's desk.
@@ -143,7 +145,7 @@ pub(crate) fn open_office(ctx: &ServerContext, id: &str, map: &OfficeMap) {
         ctx.providers.clone(),
         ctx.presence.clone(),
         ctx.shutdown.clone(),
-        &ctx.tasks,
+        (&ctx.tasks, &ctx.office_thread),
     );
     handle.map = crate::settings::map_name(map);
     tracing::info!(office = %id, map = %handle.map, width = map.width, height = map.height, walkable = map.grid.walkable_tiles(), "map loaded");
@@ -263,7 +265,9 @@ pub async fn run(
         stopping.clone(),
         &tasks,
     );
+    let office_thread = crate::office::thread::OfficeThread::start(tasks.clone())?;
     let ctx = Arc::new(ServerContext {
+        office_thread,
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config,
         offices: DashMap::new(),

@@ -72,6 +72,10 @@ struct RunArgs {
     /// Split the bots over this many processes (each its own runtime).
     #[arg(long, default_value_t = 1)]
     bot_processes: usize,
+    /// Run the bots at this niceness (0 to 19; higher yields the CPU to the
+    /// server first). 0, the default, shares the CPUs evenly.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=19))]
+    bots_nice: u8,
 }
 
 struct Plan {
@@ -294,7 +298,15 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         let count = total / processes + usize::from(p < total % processes);
         // Not in the maps folder: the server would take it for a map.
         let report_path = reports.path().join(format!("bots-{p}.json"));
-        let child = Command::new(&bots_bin)
+        let mut command = if args.bots_nice > 0 {
+            let mut nice = Command::new("nice");
+            nice.args(["-n", &args.bots_nice.to_string()])
+                .arg(&bots_bin);
+            nice
+        } else {
+            Command::new(&bots_bin)
+        };
+        let child = command
             .args([
                 "--url",
                 &format!("ws://127.0.0.1:{port}/ws"),
@@ -396,6 +408,7 @@ fn run(plan: Plan, args: RunArgs) -> anyhow::Result<()> {
         "ratio_of_ceiling": frames_sent / ceiling.max(1.0),
         "bots_exit_ok": bots_ok,
         "bot_processes": processes,
+        "bots_nice": args.bots_nice,
         "bots": report,
     });
     print_table(&figures);
@@ -551,8 +564,9 @@ fn print_table(f: &Value) {
         (
             "bots CPU",
             format!(
-                "{:.2} cores",
-                f["bots_cpu_cores"].as_f64().unwrap_or(f64::NAN)
+                "{:.2} cores (nice {})",
+                f["bots_cpu_cores"].as_f64().unwrap_or(f64::NAN),
+                f["bots_nice"].as_u64().unwrap_or(0)
             ),
             "",
         ),

@@ -120,7 +120,10 @@ pub struct EmitScratch {
     cells: Vec<Cell>,
     visited: BitSet,
     kept: BitSet,
-    views: FxHashMap<(Cell, bool), Vec<Entity>>,
+    /// Recipients (indices into the pass's list) by view anchor and form.
+    views: FxHashMap<(Cell, bool), Vec<u32>>,
+    /// Views that moved this tick, by entity index.
+    moved_views: BitSet,
     answered: BitSet,
     window: Vec<MoveEvent>,
 }
@@ -453,25 +456,43 @@ fn emit_pass(world: &mut World, scratch: &mut EmitScratch, pass: &[usize]) -> u6
     for members in groups.values_mut() {
         members.clear();
     }
+    let mut moved = std::mem::take(&mut scratch.moved_views);
+    moved.reset(0);
     let mut moved_views = Vec::new();
     let mut viewers = world.query::<(Entity, &mut Viewer, &Walker)>();
     for (entity, mut viewer, walker) in viewers.iter_mut(world) {
         if !pass.contains(&viewer.phase) {
             continue;
         }
-        match view.reanchor(viewer.anchor, walker.tile) {
-            Some(anchor) => {
-                moved_views.push((entity, viewer.anchor, anchor, viewer.compact));
-                viewer.anchor = anchor;
-            }
-            None => groups
-                .entry((viewer.anchor, viewer.compact))
-                .or_default()
-                .push(entity),
+        if let Some(anchor) = view.reanchor(viewer.anchor, walker.tile) {
+            moved.insert(entity.index_u32() as usize);
+            moved_views.push((entity, viewer.anchor, anchor, viewer.compact));
+            viewer.anchor = anchor;
         }
     }
+    // The recipients, read in one pass over the viewers' table (the queue
+    // loop below then touches only their outboxes).
+    let mut viewers = world.query::<(Entity, &Viewer)>();
+    let mut recipients: Vec<(Entity, &Viewer)> = Vec::with_capacity(viewers.iter(world).len());
+    let mut own_index = Vec::with_capacity(moved_views.len());
+    for (entity, viewer) in viewers.iter(world) {
+        if !pass.contains(&viewer.phase) {
+            continue;
+        }
+        let index = recipients.len() as u32;
+        if moved.contains(entity.index_u32() as usize) {
+            own_index.push((entity, index));
+        } else {
+            groups
+                .entry((viewer.anchor, viewer.compact))
+                .or_default()
+                .push(index);
+        }
+        recipients.push((entity, viewer));
+    }
+    own_index.sort_unstable();
     // Every frame is built first, then queued: answered players first.
-    let mut built: Vec<(Bytes, &[Entity])> = Vec::with_capacity(groups.len());
+    let mut built: Vec<(Bytes, &[u32])> = Vec::with_capacity(groups.len());
     for (&(anchor, compact), members) in &groups {
         if members.is_empty() {
             continue;
@@ -482,12 +503,18 @@ fn emit_pass(world: &mut World, scratch: &mut EmitScratch, pass: &[usize]) -> u6
             built.push((Bytes::from(ServerMessage::Tick(frame).encode()), members));
         }
     }
-    let mut own: Vec<(Bytes, [Entity; 1])> = Vec::with_capacity(moved_views.len());
+    let mut own: Vec<(Bytes, [u32; 1])> = Vec::with_capacity(moved_views.len());
     for &(entity, old, new, compact) in &moved_views {
         let rects = (view.view(old), view.view(new));
         let frame = build_frame(world, &changes, scratch, rects, lead, compact);
+        let Ok(at) = own_index.binary_search_by_key(&entity, |&(e, _)| e) else {
+            continue;
+        };
         if !frame.is_empty() {
-            own.push((Bytes::from(ServerMessage::Tick(frame).encode()), [entity]));
+            own.push((
+                Bytes::from(ServerMessage::Tick(frame).encode()),
+                [own_index[at].1],
+            ));
         }
     }
     let encoded = (built.len() + own.len()) as u64;
@@ -499,20 +526,21 @@ fn emit_pass(world: &mut World, scratch: &mut EmitScratch, pass: &[usize]) -> u6
             .map(|(bytes, members)| (bytes, *members))
             .chain(own.iter().map(|(bytes, one)| (bytes, &one[..])));
         for (bytes, members) in frames {
-            for &entity in members {
+            for &index in members {
+                let (entity, viewer) = recipients[index as usize];
                 if answered.contains(entity.index_u32() as usize) != first {
                     continue;
                 }
-                if let Some(viewer) = world.get::<Viewer>(entity) {
-                    match viewer.outbox.push(bytes.clone()) {
-                        Ok(()) => {}
-                        Err(PushError::Full) => lagging.push(entity),
-                        Err(PushError::Closed) => gone.push(entity),
-                    }
+                match viewer.outbox.push(bytes.clone()) {
+                    Ok(()) => {}
+                    Err(PushError::Full) => lagging.push(entity),
+                    Err(PushError::Closed) => gone.push(entity),
                 }
             }
         }
     }
+    drop(recipients);
+    scratch.moved_views = moved;
     drop(built);
     scratch.views = groups;
     scratch.answered = answered;

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod sim;
 #[cfg(test)]
 mod tests;
+pub mod thread;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -206,7 +207,7 @@ pub fn attach_presence(sim: &mut OfficeSim, id: &str, hub: PresenceHub) {
 
 /// Builds the world of an office on `map`, gives it a meeting desk on
 /// `providers` (shared by every office) and the presence hub, and starts its
-/// tick task.
+/// tick task on the offices' thread.
 #[allow(clippy::too_many_arguments)]
 pub fn start_office(
     id: &str,
@@ -216,9 +217,10 @@ pub fn start_office(
     providers: Providers,
     presence: PresenceHub,
     shutdown: CancellationToken,
-    tasks: &TaskTracker,
+    (tasks, thread): (&TaskTracker, &thread::OfficeThread),
 ) -> OfficeHandle {
     let (mut sim, mut handle) = build_office(id, map, config, metrics.clone());
+    let waker = thread.clone();
     handle.closing = shutdown.child_token();
     let closing = handle.closing.clone();
     attach_meetings(&mut sim, id, config, providers, closing.clone(), tasks);
@@ -227,7 +229,7 @@ pub fn start_office(
     let period = Duration::from_secs_f64(1.0 / f64::from(config.office.tick_hz));
     let office_id = id.to_owned();
     let label = Metrics::office(id);
-    tasks.spawn(async move {
+    let ticking = async move {
         let mut interval = tokio::time::interval(period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let tick_seconds = metrics.tick_seconds.get_or_create(&label).clone();
@@ -242,9 +244,10 @@ pub fn start_office(
                     sim.world.resource_mut::<ServerClock>().0 = unix_ms();
                     let started = std::time::Instant::now();
                     let cpu_before = crate::metrics::thread_cpu_time();
-                    sim.tick();
+                    let ((), woken) = outbox::holding_wakes(|| sim.tick());
                     let took = started.elapsed();
                     let cpu = crate::metrics::thread_cpu_time().saturating_sub(cpu_before);
+                    waker.wake(woken);
                     tick_seconds.observe(took.as_secs_f64());
                     tick_cpu_seconds.observe(cpu.as_secs_f64());
                     let count = sim.world.resource::<JoinOrder>().0.len();
@@ -269,6 +272,7 @@ pub fn start_office(
         };
         close_all(&mut sim.world, ErrorCode::ShuttingDown, reason);
         tracing::info!(office = %office_id, "office closed");
-    });
+    };
+    tasks.spawn_on(ticking, thread.offices());
     handle
 }

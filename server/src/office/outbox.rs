@@ -7,6 +7,7 @@
 //! frames), so an idle connection holds one small block, not room for its
 //! whole bound.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -50,6 +51,25 @@ struct Inner {
     closed: CancellationToken,
 }
 
+thread_local! {
+    /// The outboxes whose writers wait to be woken, while wakes are held.
+    static HELD_WAKES: RefCell<Option<Vec<Outbox>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with writers' wake-ups held back on this thread: frames are
+/// queued as usual, and the outboxes whose writers are to be woken are
+/// returned with `f`'s result, in the order they were queued into. Offices
+/// tick this way on their own thread and hand the list to a task on the
+/// network runtime, where waking a task is cheap; waking each writer from
+/// the office's thread would also wake a network worker onto the office's
+/// CPU, over and over within one tick.
+pub fn holding_wakes<R>(f: impl FnOnce() -> R) -> (R, Vec<Outbox>) {
+    let outer = HELD_WAKES.with(|held| held.borrow_mut().replace(Vec::new()));
+    let result = f();
+    let woken = HELD_WAKES.with(|held| std::mem::replace(&mut *held.borrow_mut(), outer));
+    (result, woken.unwrap_or_default())
+}
+
 /// A bounded queue of frames for one client; clones share it.
 #[derive(Debug, Clone)]
 pub struct Outbox(Arc<Inner>);
@@ -85,8 +105,28 @@ impl Outbox {
             return Err(PushError::Full);
         }
         self.0.frames.push(frame);
-        self.0.writer.wake();
+        self.wake_writer();
         Ok(())
+    }
+
+    /// Wakes the writer, or, inside [`holding_wakes`] on this thread, notes
+    /// that it is to be woken.
+    fn wake_writer(&self) {
+        let held = HELD_WAKES.with(|held| match held.borrow_mut().as_mut() {
+            Some(list) => {
+                list.push(self.clone());
+                true
+            }
+            None => false,
+        });
+        if !held {
+            self.0.writer.wake();
+        }
+    }
+
+    /// Wakes the writer (of frames queued inside [`holding_wakes`]).
+    pub fn wake(&self) {
+        self.0.writer.wake();
     }
 
     /// Takes the oldest frame, releasing its place.
@@ -106,7 +146,7 @@ impl Outbox {
         // emptied: the snapshot must go out all the same.
         self.0.queued.fetch_add(1, Ordering::AcqRel);
         self.0.frames.push(frame);
-        self.0.writer.wake();
+        self.wake_writer();
         Ok(())
     }
 
@@ -143,7 +183,7 @@ impl Outbox {
         self.0.closing.store(true, Ordering::Release);
         drop(close);
         self.0.closed.cancel();
-        self.0.writer.wake();
+        self.wake_writer();
     }
 
     /// Whether the outbox takes no more frames.
@@ -211,7 +251,7 @@ impl Outbox {
         drop(close);
         while self.pop().is_some() {}
         self.0.closed.cancel();
-        self.0.writer.wake();
+        self.wake_writer();
     }
 }
 
@@ -261,6 +301,34 @@ mod tests {
         }
         assert_eq!(outbox.push(frame(3)), Err(PushError::Full));
         assert_eq!(next_frame(&outbox), Some(9));
+    }
+
+    /// Inside `holding_wakes`, queueing wakes nobody and the outboxes come
+    /// back to be woken later; outside, a push wakes the writer at once.
+    #[test]
+    fn held_wakes_are_handed_back_instead_of_woken() {
+        use futures_util::task::ArcWake;
+        struct Count(AtomicUsize);
+        impl ArcWake for Count {
+            fn wake_by_ref(count: &Arc<Self>) {
+                count.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = futures_util::task::waker(count.clone());
+        let woken = || count.0.load(Ordering::SeqCst);
+        let outbox = Outbox::new(8);
+        outbox.0.writer.register(&waker);
+        let (pushed, held) = holding_wakes(|| [outbox.push(frame(1)), outbox.push(frame(2))]);
+        assert_eq!(pushed, [Ok(()), Ok(())]);
+        assert_eq!(woken(), 0, "nobody is woken while wakes are held");
+        assert_eq!(held.len(), 2);
+        held[0].wake();
+        assert_eq!(woken(), 1);
+        outbox.0.writer.register(&waker);
+        assert_eq!(outbox.push(frame(3)), Ok(()));
+        assert_eq!(woken(), 2, "outside, a push wakes at once");
+        assert_eq!(outbox.len(), 3);
     }
 
     /// Once closed, queued frames still go out, then the close frame; an
