@@ -125,6 +125,7 @@ pub struct EmitScratch {
     /// Views that moved this tick, by entity index.
     moved_views: BitSet,
     answered: BitSet,
+    /// The events since a pass's last frame (the list is kept for its room).
     window: Vec<MoveEvent>,
 }
 
