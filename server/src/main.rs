@@ -103,11 +103,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         tracing::info!("shutting down");
     };
     metaoffice_server::run(listener, config, shutdown).await?;
     Ok(())
+}
+
+/// Completes on Ctrl-C, or on SIGTERM (what service managers and container
+/// runtimes send to stop a server), so either stops it gracefully: clients
+/// are told, positions saved, the database closed.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM: only Ctrl-C stops the server gracefully")
+            }
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn simulate(scenario: PathBuf) -> anyhow::Result<()> {
