@@ -16,6 +16,15 @@ pub struct OfficeLabel {
     pub office: String,
 }
 
+/// Labels naming a send phase of an office.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabel {
+    /// The office id.
+    pub office: String,
+    /// The phase: `0` or `1`.
+    pub phase: String,
+}
+
 /// Labels naming an error code.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -122,6 +131,9 @@ pub struct Metrics {
     pub ticks_per_frame: Family<OfficeLabel, Gauge>,
     /// Frames encoded per office (one per view that saw something).
     pub frames_encoded: Family<OfficeLabel, Counter>,
+    /// Clients in each send phase of an office (while frames batch two
+    /// ticks, each phase gets its frames on every second tick).
+    pub send_phase_clients: Family<PhaseLabel, Gauge>,
     /// Open WebSocket connections.
     pub connections: Gauge,
     /// Frames written to sockets.
@@ -159,6 +171,7 @@ impl Default for Metrics {
             avatars: Family::default(),
             ticks_per_frame: Family::default(),
             frames_encoded: Family::default(),
+            send_phase_clients: Family::default(),
             connections: Gauge::default(),
             frames_sent: Counter::default(),
             bytes_sent: Counter::default(),
@@ -184,6 +197,11 @@ impl Default for Metrics {
             "ticks_per_frame",
             "Ticks each frame covers",
             metrics.ticks_per_frame.clone(),
+        );
+        registry.register(
+            "send_phase_clients",
+            "Clients in each send phase of an office",
+            metrics.send_phase_clients.clone(),
         );
         registry.register(
             "frames_encoded",

@@ -331,6 +331,15 @@ async fn metrics_count_connections_frames_and_errors() {
     assert!(value("metaoffice_frames_encoded_total{office=\"office\"}") >= 1.0);
     assert_eq!(value("metaoffice_errors_total{code=\"malformed\"}"), 1.0);
     assert!(value("metaoffice_tick_seconds_count{office=\"office\"}") >= 1.0);
+    // Two clients, one in each send phase.
+    for phase in ["0", "1"] {
+        assert_eq!(
+            value(&format!(
+                "metaoffice_send_phase_clients{{office=\"office\",phase=\"{phase}\"}}"
+            )),
+            1.0
+        );
+    }
     server.stop().await;
 }
 

@@ -127,6 +127,8 @@ pub struct EmitScratch {
     answered: BitSet,
     /// The events since a pass's last frame (the list is kept for its room).
     window: Vec<MoveEvent>,
+    /// This office's gauges of clients per send phase.
+    phase_gauges: Option<[prometheus_client::metrics::gauge::Gauge; PHASES]>,
 }
 
 fn seen_now(walker: &Walker) -> Seen {
@@ -429,6 +431,23 @@ pub fn emit_frames(world: &mut World, mut scratch: Local<EmitScratch>) {
         .frames_encoded
         .get_or_create(&metrics.label)
         .clone();
+    let gauges = scratch.phase_gauges.get_or_insert_with(|| {
+        std::array::from_fn(|phase| {
+            let label = crate::metrics::PhaseLabel {
+                office: metrics.label.office.clone(),
+                phase: phase.to_string(),
+            };
+            metrics
+                .metrics
+                .send_phase_clients
+                .get_or_create(&label)
+                .clone()
+        })
+    });
+    let members = world.resource::<SendPolicy>().members();
+    for (gauge, clients) in gauges.iter().zip(members) {
+        gauge.set(clients as i64);
+    }
     if sending.contains(&false) {
         encoded.inc_by(send_echoes(world, &sending));
     }
